@@ -1,0 +1,490 @@
+"""Typed, frozen, strict views of ``params.yaml``: one dataclass per section.
+
+``params.yaml`` is the project's single source of configuration. Each section maps onto a
+frozen dataclass; unknown keys and wrongly typed values are rejected at load time with the
+key's dotted name, so a typo never silently falls back to a default.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from diffubias.errors import ConfigError
+
+PARAMS_FILE = "params.yaml"
+
+
+@dataclass(frozen=True)
+class GridParams:
+    """Which cells of the benchmark × ratio × seed matrix ``dvc repro`` builds."""
+
+    benchmarks: tuple[str, ...] = ("colour",)
+    ratios: tuple[str, ...] = ("1",)
+    seeds: tuple[int, ...] = (0,)
+
+
+@dataclass(frozen=True)
+class WorldParams:
+    """The embedded, procedurally rendered biased world (METHODS.md §8)."""
+
+    benchmarks: tuple[str, ...] = ("colour",)  # which embedded benchmarks make-data renders
+    seed: int = 0
+    image_size: int = 32
+    train_size: int = 10000
+    valid_per_group: int = 10
+    test_per_group: int = 30
+    ratios: tuple[str, ...] = ("0.5", "1", "2", "5")
+    noise_std: float = 6.0
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class DataParams:
+    """Where each benchmark's files live; embedded names resolve under ``root``."""
+
+    root: str = "data"
+    image_size: int = 32
+    # Class / bias counts for a dataset without vocab.json: name -> [num_classes, num_bias].
+    groups: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """Classifier training shared by every method (architecture, optimiser, schedule)."""
+
+    arch: str = "mlp"
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    lr_decay_step: int = 10
+    lr_decay_gamma: float = 0.5
+    augment: tuple[str, ...] = ("crop",)
+    select: Literal["valid", "last"] = "valid"
+    select_metric: Literal["unbiased_acc", "worst_group_acc", "balanced_acc"] = "unbiased_acc"
+    eval_batch_size: int = 1024
+    threads: int = 0  # 0 = let torch decide
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class BiasedParams:
+    """The GCE-trained biased classifier f_B (DiffuBias step 1)."""
+
+    q: float = 0.7
+
+
+def _check(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}: {message}")
+
+
+@dataclass(frozen=True)
+class LfFParams:
+    """Learning from Failure (Nam et al. 2020): a GCE-biased and a debiased network trained together."""
+
+    q: float = 0.7
+    ema_alpha: float = 0.7
+
+    def validate(self) -> None:
+        _check(0.0 < self.q <= 1.0, "lff.q", f"must be in (0, 1], got {self.q}")
+        _check(0.0 <= self.ema_alpha < 1.0, "lff.ema_alpha", f"must be in [0, 1), got {self.ema_alpha}")
+
+
+@dataclass(frozen=True)
+class GroupDROParams:
+    """Online GroupDRO (Sagawa et al. 2020): exponentiated-gradient weights over (class, bias) groups."""
+
+    eta: float = 0.01
+    empty_groups: Literal["skip", "error"] = "skip"
+
+    def validate(self) -> None:
+        _check(self.eta > 0.0, "groupdro.eta", f"must be > 0, got {self.eta}")
+
+
+@dataclass(frozen=True)
+class ResampleParams:
+    """Group-balanced resampling: every (class, bias) group is drawn equally often."""
+
+    empty_groups: Literal["skip", "error"] = "skip"
+
+
+@dataclass(frozen=True)
+class DFRParams:
+    """Deep Feature Reweighting (Kirichenko et al. 2023): L1 last-layer retraining on held-out data."""
+
+    c_grid: tuple[float, ...] = (1.0, 0.7, 0.3, 0.1, 0.07, 0.03, 0.01)
+    select_metric: Literal["worst_group_acc", "balanced_acc", "unbiased_acc"] = "worst_group_acc"
+    refit: bool = True
+    solver: Literal["liblinear", "saga"] = "liblinear"
+    max_iter: int = 1000
+    empty_groups: Literal["skip", "error"] = "error"
+
+    def validate(self) -> None:
+        _check(len(self.c_grid) > 0 and all(c > 0 for c in self.c_grid), "dfr.c_grid",
+               f"must be a non-empty list of positive numbers, got {list(self.c_grid)}")
+        _check(self.max_iter >= 1, "dfr.max_iter", f"must be >= 1, got {self.max_iter}")
+
+
+@dataclass(frozen=True)
+class JTTParams:
+    """Just Train Twice (Liu et al. 2021): ERM for T epochs, then upweight its error set by λ."""
+
+    identification_epochs: int = 1
+    upweight: int = 20
+
+    def validate(self) -> None:
+        _check(self.identification_epochs >= 1, "jtt.identification_epochs",
+               f"must be >= 1, got {self.identification_epochs}")
+        _check(self.upweight >= 1, "jtt.upweight", f"must be an integer >= 1, got {self.upweight}")
+
+
+@dataclass(frozen=True)
+class MineParams:
+    """Mining X_bc: the biased model's highest-loss training samples (DiffuBias step 2)."""
+
+    k: int = 100  # samples mined in total (per_class: false) or per class (per_class: true)
+    per_class: bool = False  # false: global top-K (the paper's equation); true: per class (public code)
+
+    def validate(self) -> None:
+        if self.k < 1:
+            raise ConfigError(f"mine.k: must be at least 1, got {self.k}")
+
+
+@dataclass(frozen=True)
+class CaptionParams:
+    """Captioning the mined images with a pretrained captioner (DiffuBias step 3)."""
+
+    model: str = "models/foundation/captioner"  # local folder or hub id
+    captions_per_image: int = 3
+    batch_size: int = 32
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    device: str = "auto"  # auto = this process's accelerate device (cuda:<rank> or cpu)
+
+    def validate(self) -> None:
+        if self.captions_per_image < 1 or self.batch_size < 1:
+            raise ConfigError("caption.captions_per_image and caption.batch_size must be at least 1")
+
+
+@dataclass(frozen=True)
+class TextFilterParams:
+    """The caption text filter F_T (DiffuBias step 4)."""
+
+    enabled: bool = True
+    f_multiplier: float = 2.0  # F = round(f_multiplier x number of classes) top words
+    stopwords: Literal["auto", "nltk", "shipped"] = "auto"  # auto: NLTK corpus if installed, else shipped
+
+    def validate(self) -> None:
+        if self.f_multiplier <= 0:
+            raise ConfigError(f"text_filter.f_multiplier: must be > 0, got {self.f_multiplier}")
+
+
+@dataclass(frozen=True)
+class GenerateParams:
+    """Rendering X_gen from the filtered captions with a text-to-image model (DiffuBias step 5)."""
+
+    model: str = "models/foundation/t2i"  # local folder or hub id
+    images: int | Literal["match_aligned"] = "match_aligned"  # a number, or train size minus |X_bc|
+    images_ratio: float = 1.0  # multiplies the match_aligned count
+    steps: int = 20
+    guidance_scale: float = 4.0
+    scheduler: str = "dpm"
+    resolution: int = 0  # render size in px (0 = the pipeline's default); saved at data.image_size
+    negative_prompt: str = ""
+    batch_size: int = 16  # fixed batch composition: part of what makes reruns byte-identical
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    device: str = "auto"
+    attention_slicing: bool = False
+    cpu_offload: bool = False
+    reference: str = "models/foundation/reference"  # reference classifier for fidelity ('' = skip)
+
+    def validate(self) -> None:
+        if isinstance(self.images, int) and self.images < 1:
+            raise ConfigError(f"generate.images: must be >= 1 or match_aligned, got {self.images}")
+        if self.images_ratio <= 0 or self.steps < 1 or self.batch_size < 1:
+            raise ConfigError("generate.images_ratio must be > 0; generate.steps and generate.batch_size >= 1")
+
+
+@dataclass(frozen=True)
+class DebiasedParams:
+    """The debiased classifier f_D on X_bc + X_ba + X_gen (DiffuBias step 6)."""
+
+    method: str = "erm"  # a method that needs no bias labels (generated images have none)
+
+
+@dataclass(frozen=True)
+class TrackingParams:
+    """MLflow and CodeCarbon settings."""
+
+    experiment: str = "diffubias"
+    country_iso_code: str = "USA"
+    reference_intensity_g_per_kwh: float = 475.0
+    codecarbon: bool = True
+
+
+@dataclass(frozen=True)
+class CorpusParams:
+    """The captioned, unbiased world corpus the foundation models are trained on (make-corpus)."""
+
+    seed: int = 0
+    image_size: int = 32
+    per_combination: int = 16          # train images per shape × colour × background combination
+    heldout_per_combination: int = 1  # held-out images per combination (evaluation only)
+    captions_per_image: int = 3
+    caption_noise: float = 0.05        # probability of a noisy caption (dropped/filler/wrong word)
+    noise_std: float = 6.0
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class T2IParams:
+    """The embedded text-to-image latent diffusion model (train-t2i)."""
+
+    seed: int = 0
+    threads: int = 0                   # torch threads; 0 = torch's default
+    # autoencoder
+    vae_channels: tuple[int, ...] = (32, 64, 64)  # len-1 halvings: 32 px -> 8 × 8 latents
+    latent_channels: int = 4
+    vae_layers_per_block: int = 1
+    vae_norm_groups: int = 16
+    vae_steps: int = 600
+    vae_batch_size: int = 64
+    vae_lr: float = 1e-3
+    vae_kl_weight: float = 1e-6
+    # text encoder (CLIPTextModel) and tokenizer
+    text_hidden: int = 128
+    text_layers: int = 2
+    text_heads: int = 4
+    max_length: int = 20
+    # denoiser (UNet2DConditionModel)
+    unet_channels: tuple[int, ...] = (64, 128)
+    unet_layers_per_block: int = 1
+    unet_attention_heads: int = 4
+    unet_norm_groups: int = 32
+    prediction_type: Literal["epsilon", "v_prediction"] = "v_prediction"
+    snr_gamma: float = 5.0             # min-SNR loss weighting; 0 = off
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float = 1e-3
+    warmup_steps: int = 100
+    ema_decay: float = 0.999           # 0 = no EMA
+    cfg_dropout: float = 0.1           # fraction of captions replaced by "" (classifier-free guidance)
+
+
+@dataclass(frozen=True)
+class CaptionerParams:
+    """The embedded image captioner: ViT encoder + GPT-2 decoder (train-captioner)."""
+
+    seed: int = 0
+    threads: int = 0
+    patch_size: int = 4
+    encoder_hidden: int = 128
+    encoder_layers: int = 3
+    encoder_heads: int = 4
+    decoder_hidden: int = 128
+    decoder_layers: int = 2
+    decoder_heads: int = 4
+    steps: int = 1500
+    batch_size: int = 64
+    lr: float = 1e-3
+    warmup_steps: int = 100
+    temperature: float = 0.8           # sampling temperature saved in the generation config
+    top_p: float = 0.95
+    max_new_tokens: int = 20
+
+
+@dataclass(frozen=True)
+class ReferenceParams:
+    """The reference classifier (shape, colour, background) of generated-image fidelity (train-reference)."""
+
+    seed: int = 0
+    threads: int = 0
+    channels: tuple[int, ...] = (32, 64, 128)
+    steps: int = 800
+    batch_size: int = 64
+    lr: float = 2e-3
+    blur_prob: float = 0.5             # augmentation: Gaussian blur (sigma up to blur_sigma)
+    blur_sigma: float = 1.2
+    noise_prob: float = 0.5            # augmentation: additive pixel noise (std up to noise_std / 255)
+    noise_std: float = 20.0
+
+
+@dataclass(frozen=True)
+class FoundationEvalParams:
+    """Fidelity of the foundation models, measured by the reference classifier (foundation-eval)."""
+
+    seed: int = 0
+    generator: str = "models/foundation/t2i"       # local folder or hub id
+    captioner: str = "models/foundation/captioner"  # local folder or hub id
+    images_per_prompt: int = 3         # × 200 prompts (100 colour + 100 background)
+    steps: int = 20
+    guidance_scale: float = 4.0
+    scheduler: str = "dpm"
+    batch_size: int = 50
+    heldout_images: int = 500
+    captions_per_image: int = 3
+    device: str = "auto"
+    dtype: str = "float32"
+
+
+@dataclass(frozen=True)
+class Params:
+    """All sections of params.yaml."""
+
+    grid: GridParams = field(default_factory=GridParams)
+    world: WorldParams = field(default_factory=WorldParams)
+    data: DataParams = field(default_factory=DataParams)
+    train: TrainParams = field(default_factory=TrainParams)
+    biased: BiasedParams = field(default_factory=BiasedParams)
+    mine: MineParams = field(default_factory=MineParams)
+    caption: CaptionParams = field(default_factory=CaptionParams)
+    text_filter: TextFilterParams = field(default_factory=TextFilterParams)
+    generate: GenerateParams = field(default_factory=GenerateParams)
+    debiased: DebiasedParams = field(default_factory=DebiasedParams)
+    lff: LfFParams = field(default_factory=LfFParams)
+    groupdro: GroupDROParams = field(default_factory=GroupDROParams)
+    resample: ResampleParams = field(default_factory=ResampleParams)
+    dfr: DFRParams = field(default_factory=DFRParams)
+    jtt: JTTParams = field(default_factory=JTTParams)
+    tracking: TrackingParams = field(default_factory=TrackingParams)
+    corpus: CorpusParams = field(default_factory=CorpusParams)
+    t2i: T2IParams = field(default_factory=T2IParams)
+    captioner: CaptionerParams = field(default_factory=CaptionerParams)
+    reference: ReferenceParams = field(default_factory=ReferenceParams)
+    foundation_eval: FoundationEvalParams = field(default_factory=FoundationEvalParams)
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp``; return it in canonical form."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if tp is Any:
+        return value
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{key}: {value!r} is not one of {list(args)}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        errors = []
+        for arg in args:
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(f"{key}: {value!r} matches none of {[_name(a) for a in args]}")
+    if tp is type(None):
+        if value is not None:
+            raise ConfigError(f"{key}: expected null, got {value!r}")
+        return None
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {type(value).__name__} {value!r}")
+        item_tp = args[0] if args else Any
+        return tuple(_coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
+        ktp, vtp = args if args else (Any, Any)
+        return {_coerce(k, ktp, key): _coerce(v, vtp, f"{key}.{k}") for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        return build_section(tp, value, key)
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {type(value).__name__} {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {type(value).__name__} {value!r}")
+        return value
+    if tp is str:
+        # YAML reads `ratios: [1, 0.5]` as numbers; ratios and ids are strings here.
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return _number_to_str(value)
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {type(value).__name__} {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true/false, got {value!r}")
+        return value
+    raise ConfigError(f"{key}: unsupported annotation {tp!r}")  # pragma: no cover
+
+
+def _number_to_str(value: float) -> str:
+    text = repr(value)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def build_section(cls: type, raw: Any, key: str) -> Any:
+    """Build the dataclass ``cls`` from the mapping ``raw`` (strict: unknown keys fail)."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{key}: expected a mapping of options, got {type(raw).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - known)
+    where = key or "params.yaml"
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {', '.join(_join(key, u) for u in unknown)}; "
+            f"valid keys are {sorted(known)}"
+        )
+    values = {name: _coerce(raw[name], hints[name], _join(key, name)) for name in raw}
+    try:
+        obj = cls(**values)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+    validate = getattr(obj, "validate", None)
+    if callable(validate):
+        validate()
+    return obj
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def parse_params(raw: dict[str, Any], source: str = PARAMS_FILE) -> Params:
+    """Build :class:`Params` from an already-parsed YAML mapping."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of sections")
+    try:
+        return build_section(Params, raw, "")
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def load_params(path: str | Path = PARAMS_FILE) -> Params:
+    """Read and validate ``params.yaml`` (or another file with the same sections)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: not found; run from the repository root or pass --params")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    return parse_params(raw, str(path))
+
+
+def as_flat_dict(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Flatten a params dataclass into ``{"section.key": value}`` for logging."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        key = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(value):
+            out.update(as_flat_dict(value, key + "."))
+        else:
+            out[key] = value
+    return out

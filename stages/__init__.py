@@ -1,0 +1,1 @@
+"""Typer commands, one module per pipeline step; each is a DVC stage in dvc.yaml."""

@@ -1,0 +1,40 @@
+"""`evaluate`: the shared metrics of a trained run on the unbiased test split."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import typer
+
+from diffubias import paths
+from diffubias.data import benchmark_vocabulary, dataset_root, load_benchmark_split, scan_split
+from diffubias.metrics import headline
+from diffubias.tracking import track_stage, write_json
+from diffubias.training import evaluate as evaluate_model, load_checkpoint, resolve_device
+from stages.common import BENCHMARK, PARAMS, RATIO, SEED, params_from
+
+
+def evaluate(
+    run: str = typer.Option(..., "--run", help="Run to evaluate: vanilla, biased, oracle, or a method's run name."),
+    benchmark: str = BENCHMARK,
+    ratio: str = RATIO,
+    seed: int = SEED,
+    params_file: Path = PARAMS,
+) -> None:
+    """Score a trained run on the unbiased test split; writes reports/metrics/test/<run>/...json."""
+    params = params_from(params_file)
+    device = resolve_device(params.train.device)
+    model, meta = load_checkpoint(paths.checkpoint(run, benchmark, ratio, seed), device)
+    test = load_benchmark_split(params.data, benchmark, "test")
+    vocab = benchmark_vocabulary(params.data, benchmark)
+    _, labels, bias = scan_split(dataset_root(params.data, benchmark), "train", ratio, vocab)
+    counts = torch.bincount(torch.tensor(labels) * test.num_bias + torch.tensor(bias), minlength=test.num_groups)
+    with track_stage("evaluate", params.tracking, {"run": run}, benchmark=benchmark, ratio=ratio, seed=seed,
+                     run=run) as tracked:
+        metrics = evaluate_model(model, test, device, params.train.eval_batch_size, counts)
+        tracked.log_metrics(headline(metrics), prefix="test.")
+        tracked.log_document("per_group.json", metrics["per_group"])
+    out = {**metrics, "selected_epoch": meta.get("selected_epoch"), "cost": tracked.cost}
+    write_json(paths.test_metrics(run, benchmark, ratio, seed), out)
+    typer.echo(f"{run} {benchmark} {ratio}% seed {seed}: unbiased {metrics['unbiased_acc']:.2f}  "
+               f"conflicting {metrics['conflicting_acc']:.2f}  worst-group {metrics['worst_group_acc']:.2f}")

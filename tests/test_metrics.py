@@ -1,0 +1,30 @@
+"""The shared metrics against hand-computed values."""
+import torch
+
+from diffubias.metrics import classification_metrics
+
+
+def test_metrics_by_hand():
+    # 2 classes × 2 bias values; aligned groups (0,0), (1,1).
+    labels = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+    bias = torch.tensor([0, 0, 1, 1, 1, 1, 0, 0])
+    pred = torch.tensor([0, 0, 1, 0, 1, 1, 0, 0])
+    m = classification_metrics(pred, labels, bias, 2, 2, train_group_counts=torch.tensor([90, 10, 10, 90]))
+    assert m["unbiased_acc"] == 62.5
+    assert m["aligned_acc"] == 100.0
+    assert m["conflicting_acc"] == 25.0
+    assert m["per_group"] == {"0/0": 100.0, "0/1": 50.0, "1/0": 0.0, "1/1": 100.0}
+    assert m["worst_group_acc"] == 0.0 and m["worst_group"] == "1/0"
+    assert m["balanced_acc"] == 62.5
+    assert m["train_weighted_acc"] == 92.5  # 0.45*100 + 0.05*50 + 0.05*0 + 0.45*100
+    assert m["groups_evaluated"] == 4
+
+
+def test_worst_group_is_lowest_accuracy_not_smallest_and_empty_groups_skipped():
+    labels = torch.tensor([0, 0, 0, 1])
+    bias = torch.tensor([0, 0, 0, 0])  # group (1,1) and (0,1) empty
+    pred = torch.tensor([1, 1, 0, 1])
+    m = classification_metrics(pred, labels, bias, 2, 2)
+    assert m["worst_group"] == "0/0"  # 33 % on 3 samples, while the 1-sample group scores 100 %
+    assert m["groups_evaluated"] == 2
+    assert m["balanced_acc"] == round(100 * (1 / 3 + 1) / 2, 4)
