@@ -7,7 +7,9 @@ import typer
 
 from diffubias.errors import DiffubiasError
 from stages import evaluate, foundation, make_data, report, train, utility
-from stages import caption, filter_captions, generate, mine, train_debiased  # DiffuBias steps 2-6
+from stages import caption, filter_captions, generate, mine, report_diffubias, train_debiased  # DiffuBias
+from stages import ffr  # From Fake to Real, USB, ASB
+from stages import ddb, ddb_recipes, ddb_report  # Diffusing DeBias
 
 app = typer.Typer(
     help="Reproducible diffusion-based dataset debiasing. Each command is one DVC stage (see dvc.yaml); "
@@ -25,6 +27,14 @@ app.command("caption")(caption.caption)
 app.command("filter")(filter_captions.filter_command)
 app.command("generate")(generate.generate)
 app.command("train-debiased")(train_debiased.train_debiased)
+app.command("report-diffubias")(report_diffubias.report_diffubias)
+app.command("ddb-train-diffusion")(ddb.ddb_train_diffusion)
+app.command("ddb-sample")(ddb.ddb_sample)
+app.command("ddb-train-ba")(ddb.ddb_train_ba)
+for _run in ddb_recipes.RECIPES:
+    app.command(_run.replace("_", "-"))(ddb_recipes.make_command(_run))
+app.command("ddb-ablate")(ddb_report.ddb_ablate)
+app.command("ddb-report")(ddb_report.ddb_report)
 app.command("evaluate")(evaluate.evaluate)
 app.command("report")(report.report)
 app.command("make-corpus")(foundation.make_corpus)
@@ -32,6 +42,13 @@ app.command("train-t2i")(foundation.train_t2i)
 app.command("train-captioner")(foundation.train_captioner)
 app.command("train-reference")(foundation.train_reference)
 app.command("foundation-eval")(foundation.foundation_eval)
+app.command("ffr-generate")(ffr.ffr_generate)
+app.command("ffr-pretrain")(ffr.ffr_pretrain)
+app.command("ffr-train")(ffr.ffr_train)
+app.command("ffr-grid")(ffr.ffr_grid)
+app.command("ffr-tsne")(ffr.ffr_tsne)
+app.command("ffr-report")(ffr.ffr_report)
+app.command("ffr-runs")(ffr.ffr_runs)
 app.command("methods")(utility.methods)
 app.command("preset")(utility.preset)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 import typer
 
 from diffubias.config import as_flat_dict
@@ -74,6 +75,8 @@ def foundation_eval(params_file: Path = PARAMS) -> None:
     """Measure generated-image and caption fidelity with the reference classifier -> reports/metrics/foundation.json."""
     params = params_from(params_file)
     p = params.foundation_eval
+    if p.threads > 0:
+        torch.set_num_threads(p.threads)
     with track_stage("foundation-eval", params.tracking, as_flat_dict(p, "foundation_eval.")) as run:
         reference = load_reference(REFERENCE)
         heldout = read_corpus(CORPUS, "heldout")

@@ -14,7 +14,7 @@ from diffubias import artifacts
 from diffubias.captioning import read_jsonl
 from diffubias.config import Params, as_flat_dict
 from diffubias.data import benchmark_vocabulary, count_split, dataset_root
-from diffubias.fidelity_reference import reference_fidelity
+from diffubias.fidelity_reference import reference_fidelity, source_fidelity
 from diffubias.generation import RenderOptions, model_fingerprint, render, requested_images
 from diffubias.mining import read_table
 from diffubias.sharding import current_shard, resolve_device
@@ -58,8 +58,10 @@ def generate(benchmark: str = BENCHMARK, ratio: str = RATIO, seed: int = SEED, v
             return
         del pipe
         vocab = benchmark_vocabulary(params.data, benchmark)
-        fidelity = reference_fidelity(p.reference, out, dataset_root(params.data, benchmark), vocab,
-                                      params.data.image_size)
+        root = dataset_root(params.data, benchmark)
+        fidelity = reference_fidelity(p.reference, out, root, vocab, params.data.image_size)
+        fidelity["real_mined_images"] = source_fidelity(
+            p.reference, root, read_table(artifacts.mined_table(benchmark, ratio, seed)), vocab, params.data.image_size)
         run.log_metrics({"images": n, "written": stats.written, "images_per_s": stats.images_per_s},
                         prefix="generate.")
         run.log_metrics({k: v for k, v in fidelity.items() if not isinstance(v, dict)}, prefix="fidelity.")
@@ -68,5 +70,6 @@ def generate(benchmark: str = BENCHMARK, ratio: str = RATIO, seed: int = SEED, v
                 "rendered_with_padding": stats.rendered_with_padding, "processes": shard.world,
                 "images_per_s": round(stats.images_per_s, 3), "seconds": round(stats.seconds, 2),
                 "repaired": stats.repaired, "fidelity": fidelity, "cost": run.cost})
+    summary = {k: fidelity.get(k) for k in ("class_fidelity", "conflicting_rate", "class_and_conflicting", "skipped")}
     typer.echo(f"{variant}: {n} images ({stats.written} new, {stats.images_per_s:.2f} images/s) -> {out}; "
-               f"fidelity {fidelity}")
+               f"fidelity {summary}")

@@ -179,7 +179,6 @@ def test_jtt_upweights_the_error_set():
     assert torch.bincount(order, minlength=10).tolist() == [1, 1, 4, 1, 1, 4, 1, 1, 1, 1]
 
 
-@pytest.mark.slow
 def test_jtt_error_set_is_rich_in_conflicting_samples(tiny_params):
     train, valid = _splits(tiny_params)
     params = replace(replace(tiny_params, "train", lr=3e-3), "jtt", identification_epochs=3, upweight=5)

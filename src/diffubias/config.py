@@ -120,7 +120,7 @@ class DFRParams:
     """Deep Feature Reweighting (Kirichenko et al. 2023): L1 last-layer retraining on held-out data."""
 
     c_grid: tuple[float, ...] = (1.0, 0.7, 0.3, 0.1, 0.07, 0.03, 0.01)
-    select_metric: Literal["worst_group_acc", "balanced_acc", "unbiased_acc"] = "worst_group_acc"
+    select_metric: Literal["balanced_acc", "worst_group_acc", "unbiased_acc"] = "balanced_acc"
     refit: bool = True
     solver: Literal["liblinear", "saga"] = "liblinear"
     max_iter: int = 1000
@@ -247,14 +247,14 @@ class T2IParams:
     """The embedded text-to-image latent diffusion model (train-t2i)."""
 
     seed: int = 0
-    threads: int = 0                   # torch threads; 0 = torch's default
+    threads: int = 1                   # torch threads (1 avoids OpenMP stalls on a shared CPU); 0 = default
     # autoencoder
-    vae_channels: tuple[int, ...] = (32, 64, 64)  # len-1 halvings: 32 px -> 8 × 8 latents
+    vae_channels: tuple[int, ...] = (16, 32, 64)  # len-1 halvings: 32 px -> 8 × 8 latents
     latent_channels: int = 4
     vae_layers_per_block: int = 1
-    vae_norm_groups: int = 16
-    vae_steps: int = 600
-    vae_batch_size: int = 64
+    vae_norm_groups: int = 8
+    vae_steps: int = 200
+    vae_batch_size: int = 32
     vae_lr: float = 1e-3
     vae_kl_weight: float = 1e-6
     # text encoder (CLIPTextModel) and tokenizer
@@ -263,14 +263,14 @@ class T2IParams:
     text_heads: int = 4
     max_length: int = 20
     # denoiser (UNet2DConditionModel)
-    unet_channels: tuple[int, ...] = (64, 128)
+    unet_channels: tuple[int, ...] = (48, 96)
     unet_layers_per_block: int = 1
     unet_attention_heads: int = 4
-    unet_norm_groups: int = 32
+    unet_norm_groups: int = 16
     prediction_type: Literal["epsilon", "v_prediction"] = "v_prediction"
     snr_gamma: float = 5.0             # min-SNR loss weighting; 0 = off
-    steps: int = 2000
-    batch_size: int = 64
+    steps: int = 800
+    batch_size: int = 32
     lr: float = 1e-3
     warmup_steps: int = 100
     ema_decay: float = 0.999           # 0 = no EMA
@@ -282,7 +282,7 @@ class CaptionerParams:
     """The embedded image captioner: ViT encoder + GPT-2 decoder (train-captioner)."""
 
     seed: int = 0
-    threads: int = 0
+    threads: int = 1
     patch_size: int = 4
     encoder_hidden: int = 128
     encoder_layers: int = 3
@@ -290,8 +290,8 @@ class CaptionerParams:
     decoder_hidden: int = 128
     decoder_layers: int = 2
     decoder_heads: int = 4
-    steps: int = 1500
-    batch_size: int = 64
+    steps: int = 1000
+    batch_size: int = 32
     lr: float = 1e-3
     warmup_steps: int = 100
     temperature: float = 0.8           # sampling temperature saved in the generation config
@@ -304,9 +304,9 @@ class ReferenceParams:
     """The reference classifier (shape, colour, background) of generated-image fidelity (train-reference)."""
 
     seed: int = 0
-    threads: int = 0
+    threads: int = 1
     channels: tuple[int, ...] = (32, 64, 128)
-    steps: int = 800
+    steps: int = 1500
     batch_size: int = 64
     lr: float = 2e-3
     blur_prob: float = 0.5             # augmentation: Gaussian blur (sigma up to blur_sigma)
@@ -331,6 +331,148 @@ class FoundationEvalParams:
     captions_per_image: int = 3
     device: str = "auto"
     dtype: str = "float32"
+    threads: int = 1                   # torch threads on the CPU; 0 = torch's default
+
+
+@dataclass(frozen=True)
+class DDBDiffusionParams:
+    """Diffusing DeBias step 1: a class-conditional pixel-space UNet trained on the biased set (ddb-train-diffusion)."""
+
+    resolution: int = 16               # train/sample size in px (images are downsampled); 0 = data.image_size
+    channels: tuple[int, ...] = (32, 64, 64)  # UNet2DModel block_out_channels (each extra level halves)
+    layers_per_block: int = 1
+    norm_groups: int = 8               # must divide every entry of channels
+    prediction_type: Literal["epsilon", "v_prediction"] = "epsilon"
+    train_timesteps: int = 1000
+    steps: int = 400                   # optimisation steps (a rerun with more steps resumes)
+    batch_size: int = 64
+    lr: float = 2e-3
+    warmup_steps: int = 50
+    ema_decay: float = 0.995           # EMA of the weights that are saved; 0 = off
+    label_dropout: float = 0.1         # class label replaced by the null class (classifier-free guidance)
+    checkpoint_every: int = 100        # steps between resumable checkpoints
+    threads: int = 1                   # torch threads (1: no OpenMP stalls on a shared CPU); 0 = default
+    device: str = "auto"
+
+    def validate(self) -> None:
+        _check(self.resolution >= 0, "ddb_diffusion.resolution", f"must be >= 0, got {self.resolution}")
+        _check(len(self.channels) >= 1 and all(c % self.norm_groups == 0 for c in self.channels),
+               "ddb_diffusion.channels", f"every entry must be a multiple of norm_groups={self.norm_groups}")
+        _check(self.steps >= 1 and self.batch_size >= 2 and self.checkpoint_every >= 1, "ddb_diffusion.steps",
+               "steps and checkpoint_every must be >= 1 and batch_size >= 2")
+        _check(0.0 <= self.label_dropout < 1.0, "ddb_diffusion.label_dropout",
+               f"must be in [0, 1), got {self.label_dropout}")
+        _check(0.0 <= self.ema_decay < 1.0, "ddb_diffusion.ema_decay", f"must be in [0, 1), got {self.ema_decay}")
+
+
+@dataclass(frozen=True)
+class DDBSampleParams:
+    """Diffusing DeBias step 2: synthetic, bias-amplified images per class (ddb-sample)."""
+
+    images_per_class: int = 100
+    guidance_scale: float = 7.0        # classifier-free guidance; the paper's range is 7-15; 1 = no guidance
+    steps: int = 15
+    scheduler: Literal["dpm", "ddim"] = "dpm"   # dpm = DPM-Solver++ (2M), deterministic
+    batch_size: int = 50               # fixed batch composition: part of what makes reruns byte-identical
+    reference: str = "models/foundation/reference"  # measures the alignment rate ('' = skip)
+
+    def validate(self) -> None:
+        _check(self.images_per_class >= 1 and self.steps >= 1 and self.batch_size >= 1, "ddb_sample",
+               "images_per_class, steps and batch_size must be >= 1")
+        _check(self.guidance_scale >= 0.0, "ddb_sample.guidance_scale", f"must be >= 0, got {self.guidance_scale}")
+
+
+@dataclass(frozen=True)
+class DDBAmplifierParams:
+    """Diffusing DeBias step 3: the Bias Amplifier classifier (ddb-train-ba)."""
+
+    source: Literal["synthetic", "real"] = "synthetic"  # real = the paper's ablation: BA on the biased train set
+    loss: Literal["gce", "ce"] = "gce"
+    q: float = 0.7                     # GCE exponent
+    epochs: int = 10                   # always the last epoch (no selection on unbiased data)
+    arch: str = ""                     # '' = train.arch
+
+    def validate(self) -> None:
+        _check(0.0 < self.q <= 1.0, "ddb_ba.q", f"must be in (0, 1], got {self.q}")
+        _check(self.epochs >= 1, "ddb_ba.epochs", f"must be >= 1, got {self.epochs}")
+
+
+@dataclass(frozen=True)
+class DDBRecipe1Params:
+    """Diffusing DeBias Recipe I: GroupDRO over the BA's pseudo-groups class × {aligned, conflicting}."""
+
+    eta: float = 0.01
+
+    def validate(self) -> None:
+        _check(self.eta > 0.0, "ddb_recipe1.eta", f"must be > 0, got {self.eta}")
+
+
+@dataclass(frozen=True)
+class DDBRecipe2Params:
+    """Diffusing DeBias Recipe II: LfF-style reweighting with the fixed BA's per-sample losses."""
+
+    ema_alpha: float = 0.7
+
+    def validate(self) -> None:
+        _check(0.0 <= self.ema_alpha < 1.0, "ddb_recipe2.ema_alpha", f"must be in [0, 1), got {self.ema_alpha}")
+
+
+@dataclass(frozen=True)
+class DDBAblationParams:
+    """Diffusing DeBias ablations: guidance scale, images per class, BA on synthetic vs real (ddb-ablate)."""
+
+    guidance_scales: tuple[float, ...] = (1.0, 3.0, 7.0, 15.0)
+    images_per_class: int = 30         # sampled per guidance scale
+    images_per_class_grid: tuple[int, ...] = (10, 30, 100)  # prefixes of the ddb-sample folder
+    recipes: bool = True               # also train Recipe I per ablation point (costs a classifier each)
+
+    def validate(self) -> None:
+        _check(self.images_per_class >= 1, "ddb_ablation.images_per_class", "must be >= 1")
+        _check(all(n >= 1 for n in self.images_per_class_grid), "ddb_ablation.images_per_class_grid",
+               "every entry must be >= 1")
+
+
+FFR_RUN_DEFAULTS: tuple[str, ...] = ("ffr-erm", "ffr-groupdro")
+
+
+@dataclass(frozen=True)
+class FFRParams:
+    """From Fake to Real (Qraitem et al.) with the USB / ASB synthetic-data baselines (bias-supervised)."""
+
+    runs: tuple[str, ...] = FFR_RUN_DEFAULTS  # runs `dvc repro` trains (see `diffubias ffr-runs`)
+    template: str = ""  # prompt template with {class} and {bias}; '' = templates[<the benchmark's bias kind>]
+    templates: dict[str, str] = field(default_factory=lambda: {
+        "colour": "a photo of a {bias} {class}", "background": "a photo of a {class} on a {bias} background"})
+    images: int | Literal["match_usb"] = "match_usb"  # synthetic images per cell; match_usb = what USB needs
+    images_ratio: float = 1.0  # multiplies the match_usb count
+    generation_seed: int = 0
+    model: str = "models/foundation/t2i"  # local folder or hub id (CompVis/stable-diffusion-v1-4 in the paper)
+    steps: int = 20
+    guidance_scale: float = 4.0
+    scheduler: str = "dpm"
+    resolution: int = 0
+    negative_prompt: str = ""
+    batch_size: int = 16
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    device: str = "auto"
+    reference: str = "models/foundation/reference"  # subgroup fidelity ('' = skip)
+    lr_grid: tuple[float, ...] = (1e-3, 1e-4)  # every training phase picks its lr on the validation split
+    stage1_epochs: int = 0  # 0 = train.epochs
+    select_metric: Literal["unbiased_acc", "worst_group_acc", "balanced_acc"] = "balanced_acc"
+    frozen_bn: bool = False  # FFR stage 2 keeps batch-norm statistics and affine weights of stage 1
+    tsne_samples: int = 300  # real and synthetic training images per t-SNE panel
+
+    def validate(self) -> None:
+        _check(isinstance(self.images, str) or self.images >= 1, "ffr.images",
+               f"must be >= 1 or match_usb, got {self.images}")
+        _check(self.images_ratio > 0, "ffr.images_ratio", f"must be > 0, got {self.images_ratio}")
+        _check(self.steps >= 1 and self.batch_size >= 1, "ffr.steps", "ffr.steps and ffr.batch_size must be >= 1")
+        _check(len(self.lr_grid) > 0 and all(lr > 0 for lr in self.lr_grid), "ffr.lr_grid",
+               f"must be a non-empty list of positive learning rates, got {list(self.lr_grid)}")
+        _check(self.stage1_epochs >= 0, "ffr.stage1_epochs", f"must be >= 0, got {self.stage1_epochs}")
+        for name, text in {"template": self.template, **{f"templates.{k}": v for k, v in self.templates.items()}}.items():
+            _check(not text or ("{class}" in text and "{bias}" in text), f"ffr.{name}",
+                   f"must contain {{class}} and {{bias}}, got {text!r}")
 
 
 @dataclass(frozen=True)
@@ -358,6 +500,13 @@ class Params:
     captioner: CaptionerParams = field(default_factory=CaptionerParams)
     reference: ReferenceParams = field(default_factory=ReferenceParams)
     foundation_eval: FoundationEvalParams = field(default_factory=FoundationEvalParams)
+    ffr: FFRParams = field(default_factory=FFRParams)
+    ddb_diffusion: DDBDiffusionParams = field(default_factory=DDBDiffusionParams)
+    ddb_sample: DDBSampleParams = field(default_factory=DDBSampleParams)
+    ddb_ba: DDBAmplifierParams = field(default_factory=DDBAmplifierParams)
+    ddb_recipe1: DDBRecipe1Params = field(default_factory=DDBRecipe1Params)
+    ddb_recipe2: DDBRecipe2Params = field(default_factory=DDBRecipe2Params)
+    ddb_ablation: DDBAblationParams = field(default_factory=DDBAblationParams)
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:

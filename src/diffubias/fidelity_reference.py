@@ -29,20 +29,36 @@ def predict_attributes(reference: str, images: torch.Tensor) -> dict[str, torch.
     return dict(load_reference(reference).predict_attributes(images))
 
 
-def reference_fidelity(reference: str, out_dir: Path, data_root: Path, vocab: Vocabulary, image_size: int) -> dict:
-    """Fidelity of the images in ``out_dir`` (class as labelled; bias value ≠ the class's aligned value)."""
+def fidelity_of_images(reference: str, images: torch.Tensor, labels: torch.Tensor, data_root: Path,
+                       vocab: Vocabulary) -> dict:
+    """Fidelity of uint8 ``images`` labelled ``labels`` (skipped, with the reason, without a reference)."""
     if not reference:
         return {"skipped": "generate.reference is empty"}
     if not Path(reference).exists():
         return {"skipped": f"{reference}: no reference classifier (build it with the foundation stage)"}
     class_kind, bias_kind = _kinds(data_root, vocab)
-    rows = load_manifest(out_dir)
-    images = load_images([Path(out_dir) / r["file"] for r in rows], image_size)
     preds = predict_attributes(reference, images)
     if class_kind not in preds or bias_kind not in preds:
         return {"skipped": f"the reference predicts {sorted(preds)}, not this benchmark's "
                            f"{class_kind!r} / {bias_kind!r}"}
-    labels = torch.tensor([int(r["label"]) for r in rows])
     out = generation_fidelity(preds[class_kind], preds[bias_kind], labels, list(vocab.aligned_bias),
                               vocab.bias_values)
     return {"reference": reference, "class_attribute": class_kind, "bias_attribute": bias_kind, **out}
+
+
+def reference_fidelity(reference: str, out_dir: Path, data_root: Path, vocab: Vocabulary, image_size: int) -> dict:
+    """Fidelity of a generated folder (class as labelled; bias value ≠ the class's aligned value)."""
+    if not reference or not Path(reference).exists():
+        return fidelity_of_images(reference, torch.empty(0), torch.empty(0), data_root, vocab)
+    rows = load_manifest(out_dir)
+    images = load_images([Path(out_dir) / r["file"] for r in rows], image_size)
+    labels = torch.tensor([int(r["label"]) for r in rows])
+    return fidelity_of_images(reference, images, labels, data_root, vocab)
+
+
+def source_fidelity(reference: str, data_root: Path, rows: list, vocab: Vocabulary, image_size: int) -> dict:
+    """The same metrics on the real mined images the captions came from: the reference's ceiling on real data."""
+    if not reference or not Path(reference).exists():
+        return fidelity_of_images(reference, torch.empty(0), torch.empty(0), data_root, vocab)
+    images = load_images([Path(data_root) / r.path for r in rows], image_size)
+    return fidelity_of_images(reference, images, torch.tensor([r.label for r in rows]), data_root, vocab)

@@ -6,7 +6,6 @@ last-layer methods (DFR) and embeddings (t-SNE) work the same way on all of them
 from __future__ import annotations
 
 import torch
-import torchvision
 from torch import nn
 
 from diffubias.registry import Registry
@@ -33,6 +32,8 @@ class Classifier(nn.Module):
 @ARCHITECTURES.register("resnet18")
 def resnet18(num_classes: int, image_size: int = 32) -> Classifier:
     """torchvision ResNet-18; below 64 px the stem is 3×3 stride 1 without max-pool (CIFAR style)."""
+    import torchvision  # imported here: torchvision pulls in torch._dynamo, seconds of CLI start-up
+
     net = torchvision.models.resnet18(weights=None)
     if image_size < 64:
         net.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)

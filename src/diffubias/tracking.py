@@ -102,7 +102,7 @@ class EnergyMeter:
 
             logging.getLogger("codecarbon").setLevel(logging.ERROR)
             self.tracker = OfflineEmissionsTracker(
-                country_iso_code=p.country_iso_code, save_to_file=False, log_level="error",
+                country_iso_code=p.country_iso_code, output_methods=[], log_level="error",
                 measure_power_secs=5, allow_multiple_runs=True,
             )
             self.tracker.start()

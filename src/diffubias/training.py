@@ -10,7 +10,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -108,8 +108,12 @@ class FitResult:
 
 
 def fit(method_name: str, train: ImageSet, valid: ImageSet, params: Params, seed: int,
-        progress: bool = True) -> FitResult:
-    """Train ``method_name`` on ``train``; select on ``valid`` (or take the last epoch)."""
+        progress: bool = True, init: Callable[[Method], None] | None = None) -> FitResult:
+    """Train ``method_name`` on ``train``; select on ``valid`` (or take the last epoch).
+
+    ``init`` is called once on the built method before the first epoch (e.g. to load pretrained
+    weights into ``method.model`` or freeze layers: FFR's stage 2).
+    """
     tp = params.train
     if tp.threads > 0:
         torch.set_num_threads(tp.threads)
@@ -117,6 +121,8 @@ def fit(method_name: str, train: ImageSet, valid: ImageSet, params: Params, seed
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     method = get_method(method_name)(MethodContext(train, params, params.data.image_size, device, seed, valid))
+    if init is not None:
+        init(method)
     curve: list[dict[str, float]] = []
     best_score, best_state, best_epoch, best_valid = -1.0, None, 0, {}
     seen, t0 = 0, time.perf_counter()

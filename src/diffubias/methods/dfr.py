@@ -95,12 +95,14 @@ def select_c(p: DFRParams, fit_x: np.ndarray, fit_y: np.ndarray, sel_x: np.ndarr
              sel_bias: np.ndarray, num_classes: int, num_bias: int, seed: int) -> tuple[float, dict[float, float]]:
     """The C of ``p.c_grid`` whose head, fit on (fit_x, fit_y), scores best on the selection half."""
     scores: dict[float, float] = {}
+    tiebreak: dict[float, float] = {}
     for C in p.c_grid:
         head = LinearHead(p, C, num_classes, seed).fit(fit_x, fit_y)
         pred = torch.from_numpy(head.logits(sel_x).argmax(1))
         m = classification_metrics(pred, torch.from_numpy(sel_y), torch.from_numpy(sel_bias), num_classes, num_bias)
-        scores[C] = m[p.select_metric]
-    best = max(p.c_grid, key=lambda c: (scores[c], -c))  # ties: the stronger regularisation
+        scores[C], tiebreak[C] = m[p.select_metric], m["balanced_acc"]
+    # Ties (common for worst-group accuracy on small halves) go to balanced accuracy, then grid order.
+    best = max(p.c_grid, key=lambda c: (scores[c], tiebreak[c], -p.c_grid.index(c)))
     return best, scores
 
 

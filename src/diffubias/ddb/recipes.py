@@ -1,0 +1,124 @@
+"""DDB's two ways to use the Bias Amplifier, as registered training methods.
+
+* ``ddb_groupdro`` (**Recipe I**): online GroupDRO over the pseudo-groups class × {BA right,
+  BA wrong} instead of the true (class, bias) groups.
+* ``ddb_lff`` (**Recipe II**): LfF's reweighting with the *fixed* BA as the biased network: per-
+  sample CE losses of the BA and of the target model D are kept as EMAs, divided by their class
+  maximum, and D's CE is weighted by ``w = l_BA / (l_BA + l_D + 1e-8)``.
+
+Both train on an :class:`AmplifiedSet`: the real training set with every true bias label
+replaced by -1 and the BA's annotations attached, so neither can read a true bias label. They
+are registered when this module is imported (the ``ddb-recipe*`` commands import it); they are
+not part of ``diffubias.methods``' sweep because they cannot run without a BA.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from diffubias.ddb.amplifier import pseudo_conflicting, pseudo_groups
+from diffubias.data import ImageSet
+from diffubias.errors import DataError
+from diffubias.losses import cross_entropy
+from diffubias.methods.base import METHODS, Batch, Method, MethodContext
+from diffubias.methods.groupdro import group_mean_losses, groupdro_step
+from diffubias.methods.lff import SampleLossEMA, lff_weights
+
+UNKNOWN_BIAS = -1
+
+
+@dataclass
+class AmplifiedSet(ImageSet):
+    """A training set annotated by a Bias Amplifier; its true bias labels are removed (all -1)."""
+
+    conflicting: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.bool))
+    amplifier: torch.nn.Module | None = None
+
+
+def amplified_set(train: ImageSet, amplifier: torch.nn.Module, device: torch.device | str = "cpu") -> AmplifiedSet:
+    """``train`` without bias labels, with the BA's pseudo-'conflicting' mask and the (frozen) BA attached."""
+    mask = pseudo_conflicting(amplifier, train.images, train.labels, device)
+    for q in amplifier.parameters():
+        q.requires_grad_(False)
+    return AmplifiedSet(train.images, train.labels, torch.full_like(train.labels, UNKNOWN_BIAS), list(train.paths),
+                        train.num_classes, train.num_bias, train.aligned_bias, mask, amplifier.eval())
+
+
+def _require_amplified(method: Method, data: ImageSet) -> AmplifiedSet:
+    if not isinstance(data, AmplifiedSet):
+        raise DataError(f"method {method.name!r} needs a training set annotated by a Bias Amplifier; run it "
+                        f"through `diffubias ddb-recipe1` / `ddb-recipe2` (they build one with amplified_set)")
+    return data
+
+
+@METHODS.register("ddb_groupdro")
+class PseudoGroupDRO(Method):
+    """DDB Recipe I: online GroupDRO over the Bias Amplifier's pseudo-groups (no bias labels)."""
+
+    name = "ddb_groupdro"
+
+    def __init__(self, ctx: MethodContext) -> None:
+        super().__init__(ctx)
+        train = _require_amplified(self, ctx.train)
+        self.eta = ctx.params.ddb_recipe1.eta
+        self.num_groups = 2 * train.num_classes
+        self.groups = pseudo_groups(train.labels, train.conflicting)
+        counts = torch.bincount(self.groups, minlength=self.num_groups)
+        present = (counts > 0).float()
+        self.group_counts = counts
+        self.group_weights = (present / present.sum()).to(ctx.device)
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        """Update the pseudo-group weights on this batch's group losses, then step on the weighted loss."""
+        self.model.train()
+        logits = self.model(batch.x)
+        groups = self.groups[batch.index.cpu()].to(batch.x.device)
+        group_losses, _ = group_mean_losses(cross_entropy(logits, batch.y), groups, self.num_groups)
+        self.group_weights = groupdro_step(self.group_weights, group_losses, self.eta)
+        loss = (self.group_weights * group_losses).sum()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return {"loss": loss.item(), "max_group_weight": self.group_weights.max().item()}
+
+    def finalize(self) -> dict[str, Any]:
+        """Pseudo-group sizes and where the weight ended up."""
+        weights = self.group_weights.cpu()
+        return {"pseudo_groups_present": int((self.group_counts > 0).sum()),
+                "pseudo_conflicting_samples": int(self.group_counts[1::2].sum()),
+                "weight_on_pseudo_conflicting": round(float(weights[1::2].sum()), 4)}
+
+
+@METHODS.register("ddb_lff")
+class AmplifierLfF(Method):
+    """DDB Recipe II: LfF-style reweighting with the fixed Bias Amplifier as the biased model."""
+
+    name = "ddb_lff"
+
+    def __init__(self, ctx: MethodContext) -> None:
+        super().__init__(ctx)
+        train = _require_amplified(self, ctx.train)
+        if train.amplifier is None:
+            raise DataError("method 'ddb_lff' needs the Bias Amplifier itself (AmplifiedSet.amplifier is None)")
+        self.amplifier = train.amplifier.to(ctx.device).eval()
+        alpha = ctx.params.ddb_recipe2.ema_alpha
+        self.ema_ba = SampleLossEMA(train.labels, train.num_classes, alpha)
+        self.ema_d = SampleLossEMA(train.labels, train.num_classes, alpha)
+
+    def update(self, batch: Batch) -> dict[str, float]:
+        """One step of D on CE weighted by the normalised EMA losses of the BA and of D."""
+        self.model.train()
+        with torch.no_grad():
+            loss_ba = cross_entropy(self.amplifier(batch.x), batch.y)
+        logits = self.model(batch.x)
+        loss_d = cross_entropy(logits, batch.y)
+        self.ema_ba.update(batch.index, loss_ba)
+        self.ema_d.update(batch.index, loss_d)
+        weight = lff_weights(self.ema_ba.normalized(batch.index), self.ema_d.normalized(batch.index))
+        loss = (weight.to(logits.device) * loss_d).mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return {"loss": loss.item(), "weight": weight.mean().item()}
