@@ -49,6 +49,7 @@ app.command("ffr-grid")(ffr.ffr_grid)
 app.command("ffr-tsne")(ffr.ffr_tsne)
 app.command("ffr-report")(ffr.ffr_report)
 app.command("ffr-runs")(ffr.ffr_runs)
+app.command("ffr-import")(ffr.ffr_import)
 app.command("methods")(utility.methods)
 app.command("preset")(utility.preset)
 

@@ -37,11 +37,15 @@ def ddb_train_diffusion(benchmark: str = BENCHMARK, ratio: str = RATIO, seed: in
 
 def ddb_sample(benchmark: str = BENCHMARK, ratio: str = RATIO, seed: int = SEED, params_file: Path = PARAMS) -> None:
     """Sample ddb_sample.images_per_class synthetic images per class; measure their alignment rate."""
+    import torch
+
     from diffubias.ddb.sampling import alignment_metrics, load_synthetic, sample_grid, synthesize
     from diffubias.training import resolve_device
 
     params = params_from(params_file)
     p = params.ddb_sample
+    if p.threads > 0:
+        torch.set_num_threads(p.threads)
     vocab = benchmark_vocabulary(params.data, benchmark)
     out = ddb_paths.samples_dir(benchmark, ratio, seed)
     with track_stage("ddb-sample", params.tracking, as_flat_dict(p, "ddb_sample."),

@@ -23,6 +23,10 @@ def ddb_ablate(benchmark: str = BENCHMARK, ratio: str = RATIO, seed: int = SEED,
     from diffubias.training import resolve_device
 
     params = params_from(params_file)
+    if params.ddb_sample.threads > 0:
+        import torch
+
+        torch.set_num_threads(params.ddb_sample.threads)
     data = params.data
     train = load_benchmark_split(data, benchmark, "train", ratio)
     valid = load_benchmark_split(data, benchmark, "valid")

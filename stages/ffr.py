@@ -205,14 +205,34 @@ def ffr_grid(
 
 
 def ffr_report(out: Path = typer.Option(paths.REPORTS / "ffr.md", "--out", help="Markdown report to write."),
-               wall_time: str = typer.Option("", help="Wall time of the run that produced the metrics (for the note)."),
+               source: Path = typer.Option(paths.REPORTS, help="Folder holding metrics/ (test, ffr-generate, ffr-tsne)."),
+               note: str = typer.Option("", help="A paragraph on how the numbers were produced (setup, wall time)."),
                ) -> None:
     """Write reports/ffr.md: the None/USB/ASB/FFR × method grid, the stage and pretraining ablations, fidelity, t-SNE."""
     from diffubias.ffr.report import render_ffr_report
 
-    text = render_ffr_report(paths.REPORTS, wall_time)
+    text = render_ffr_report(source, note, out.parent)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(text)
     tmp.replace(out)
     typer.echo(f"wrote {out}")
+
+
+def ffr_import(
+    name: str = typer.Argument(..., help="Metadata dataset: celebahq, utkface or spuco_animals."),
+    csv_path: Path = typer.Option(..., "--csv", help="metadata.csv with the image path, y, bias attribute and split columns."),
+    images: Path = typer.Option(..., "--images", help="Folder the CSV's image paths are relative to."),
+    ratios: str = typer.Option("", help="Comma-separated conflict ratios in % (default: grid.ratios)."),
+    seed: int = typer.Option(0, help="Seed of the conflicting-sample subsampling."),
+    params_file: Path = PARAMS,
+) -> None:
+    """Link a metadata-CSV dataset into data.root/<name> in the LfF layout, one train split per bias ratio."""
+    from diffubias.ffr.metadata import import_metadata
+
+    params = params_from(params_file)
+    chosen = tuple(r for r in ratios.split(",") if r) or params.grid.ratios
+    out = Path(params.data.root) / name
+    achieved = import_metadata(name, csv_path, images, out, chosen, seed)
+    typer.echo(f"wrote {out}/ (symlinks); achieved conflict %: " +
+               ", ".join(f"{r}: {a:.2f}" for r, a in achieved.items()))

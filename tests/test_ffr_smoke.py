@@ -43,6 +43,6 @@ def test_ffr_pipeline_on_the_tiny_world(tiny_data_root, tmp_path, monkeypatch):
     usb = json.loads(Path("reports/metrics/train/usb-groupdro/colour/5pct/seed0.json").read_text())
     assert usb["usb_images"] == usb["synthetic_images"] == 100 and usb["phases"][0]["train_samples"] == 400 + 100
     assert Path("reports/figures/ffr/tsne_colour_5pct_seed0.png").stat().st_size > 1000
-    ffr.ffr_report(out=Path("reports/ffr.md"), wall_time="")
+    ffr.ffr_report(out=Path("reports/ffr.md"), source=Path("reports"), note="")
     report = Path("reports/ffr.md").read_text()
     assert "| FFR † |" in report and "Stage 1 → Stage 2: FFR" in report and "tsne_colour_5pct_seed0.png" in report

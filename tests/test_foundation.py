@@ -1,6 +1,7 @@
 """The foundation models' loader: tiny random-config pipeline and captioner, saved and reloaded offline."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,8 @@ from diffubias.foundation.tokenizer import build_tokenizer
 TINY_T2I = T2IParams(vae_channels=(8, 16), vae_norm_groups=4, text_hidden=16, text_layers=1, text_heads=2,
                      max_length=20, unet_channels=(16, 32), unet_attention_heads=2, unet_norm_groups=8)
 TINY_CAPTIONER = CaptionerParams(patch_size=4, encoder_hidden=16, encoder_layers=1, encoder_heads=2,
-                                 decoder_hidden=16, decoder_layers=1, decoder_heads=2, max_new_tokens=12)
+                                 swin_depths=(1, 1), swin_heads=(2, 2), decoder_hidden=16, decoder_layers=1,
+                                 decoder_heads=2, max_new_tokens=12)
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +97,16 @@ def test_captioner_roundtrip_k_captions_and_determinism(tiny_captioner_dir):
     assert all(len(set(c)) == 3 for c in caps)  # a random model samples distinct captions
     assert caps == captioner.caption(images, k=3, seed=7, batch_size=2)
     assert caps != captioner.caption(images, k=3, seed=8, batch_size=2)
+
+
+def test_every_captioner_encoder_builds_and_rejects_unknown():
+    tokenizer = build_tokenizer(VOCABULARY, 14)
+    for name in ("swin", "vit"):
+        model = build_captioner(dataclasses.replace(TINY_CAPTIONER, encoder=name), tokenizer, 16, 12)
+        out = model(pixel_values=torch.zeros(2, 3, 16, 16), labels=torch.tensor([[5, 6, 3], [7, 3, -100]]))
+        assert torch.isfinite(out.loss)
+    with pytest.raises(ConfigError, match="captioner.encoder"):
+        build_captioner(dataclasses.replace(TINY_CAPTIONER, encoder="nope"), tokenizer, 16, 12)
 
 
 def test_hub_ids_fail_cleanly_offline():

@@ -80,7 +80,7 @@ def caption_mined(captioner: Captioner, images: list[Image.Image], rows: list[Mi
     batches = list(shard.batches(len(rows), batch_size))
     for b, idx in tqdm(batches, desc=f"caption [{shard.rank}/{shard.world}]", unit="batch", disable=not progress):
         mine.extend(caption_batch(captioner, [images[i] for i in idx], [rows[i] for i in idx], k,
-                                  derive_seed(seed, b, "caption")))
+                                  derive_seed(seed, b, "caption", bits=32)))
     if shard.world > 1:
         _write_jsonl(mine, _part(out_file, shard.rank))
     shard.barrier()

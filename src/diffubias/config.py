@@ -197,7 +197,7 @@ class GenerateParams:
     scheduler: str = "dpm"
     resolution: int = 0  # render size in px (0 = the pipeline's default); saved at data.image_size
     negative_prompt: str = ""
-    batch_size: int = 16  # fixed batch composition: part of what makes reruns byte-identical
+    batch_size: int = 64  # fixed batch composition: part of what makes reruns byte-identical
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
     device: str = "auto"
     attention_slicing: bool = False
@@ -279,18 +279,22 @@ class T2IParams:
 
 @dataclass(frozen=True)
 class CaptionerParams:
-    """The embedded image captioner: ViT encoder + GPT-2 decoder (train-captioner)."""
+    """The embedded image captioner: Swin (or ViT) encoder + GPT-2 decoder (train-captioner)."""
 
     seed: int = 0
     threads: int = 1
-    patch_size: int = 4
-    encoder_hidden: int = 128
-    encoder_layers: int = 3
-    encoder_heads: int = 4
+    encoder: Literal["swin", "vit"] = "swin"
+    patch_size: int = 2
+    encoder_hidden: int = 128          # the last stage's width (Swin doubles it at each stage)
+    encoder_layers: int = 3            # ViT only
+    encoder_heads: int = 4             # ViT only
+    swin_depths: tuple[int, ...] = (1, 1, 2)
+    swin_heads: tuple[int, ...] = (2, 4, 8)
+    window_size: int = 4
     decoder_hidden: int = 128
     decoder_layers: int = 2
     decoder_heads: int = 4
-    steps: int = 1000
+    steps: int = 1500
     batch_size: int = 32
     lr: float = 1e-3
     warmup_steps: int = 100
@@ -375,6 +379,7 @@ class DDBSampleParams:
     scheduler: Literal["dpm", "ddim"] = "dpm"   # dpm = DPM-Solver++ (2M), deterministic
     batch_size: int = 50               # fixed batch composition: part of what makes reruns byte-identical
     reference: str = "models/foundation/reference"  # measures the alignment rate ('' = skip)
+    threads: int = 1                   # torch threads (1: no OpenMP stalls on a shared CPU); 0 = default
 
     def validate(self) -> None:
         _check(self.images_per_class >= 1 and self.steps >= 1 and self.batch_size >= 1, "ddb_sample",

@@ -38,8 +38,9 @@ def diagnostics() -> pd.DataFrame:
     rows = []
     for variant in artifacts.VARIANTS:
         filt = dict(_cells("filter", variant))
-        for cell, gen in _cells("generate", variant):
-            m, c, f = mine.get(cell, {}), cap.get(cell, {}), filt.get(cell, {})
+        gens = dict(_cells("generate", variant))
+        for cell in sorted(set(filt) | set(gens)):
+            m, c, f, gen = mine.get(cell, {}), cap.get(cell, {}), filt.get(cell, {}), gens.get(cell, {})
             fid = gen.get("fidelity", {})
             energy = [x.get("cost", {}).get("energy_kwh") for x in (m, c, f, gen)]
             rows.append({
@@ -65,7 +66,7 @@ def _fmt(v) -> str:
 def diagnostics_table(df: pd.DataFrame) -> str:
     """Markdown table of the diagnostics (one row per variant and cell)."""
     if df.empty:
-        return "_no generate metrics yet_\n"
+        return "_no filter or generate metrics yet_\n"
     cols = ["variant", "benchmark", "ratio", "seed", "precision_at_k", "recall", "kept", "captions", "keep_rate",
             "generated", "class_fidelity", "conflicting_rate", "class_and_conflicting", "caption_images_per_s",
             "generate_images_per_s", "energy_kwh", "top_words"]

@@ -12,6 +12,11 @@ METRICS = ("unbiased_acc", "aligned_acc", "conflicting_acc", "worst_group_acc", 
 # Runs that use bias labels in training or model selection (flagged † in every table).
 BIAS_SUPERVISED: set[str] = {"oracle", "groupdro", "resample", "dfr", "jtt"}
 RUN_ORDER = ["vanilla", "biased", "lff", "groupdro", "resample", "dfr", "jtt", "diffubias", "diffubias_nofilter", "oracle"]
+# FFR with the USB / ASB baselines (stages/ffr.py): every synthetic-data run is bias-supervised (the prompts name
+# the bias values), and so are the group-based stage-2 methods.
+_FFR_RUNS = [f"{v}-{m}" for v in ("none", "usb", "asb", "ffr") for m in ("erm", "groupdro", "resample", "dfr")]
+BIAS_SUPERVISED |= {r for r in _FFR_RUNS if r != "none-erm"} | {"ffr-stage1", "ffr-reverse", "ffr-biased"}
+RUN_ORDER += [*_FFR_RUNS, "ffr-stage1", "ffr-reverse", "ffr-biased"]
 
 
 def collect(root: Path = paths.REPORTS / "metrics" / "test") -> pd.DataFrame:

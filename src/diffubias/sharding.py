@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from typing import Callable, Iterator
 
 
-def derive_seed(base_seed: int, index: int, purpose: str = "") -> int:
-    """A 63-bit seed for item ``index`` of a run seeded by ``base_seed`` (stable across platforms)."""
+def derive_seed(base_seed: int, index: int, purpose: str = "", bits: int = 63) -> int:
+    """A ``bits``-bit seed for item ``index`` of a run seeded by ``base_seed`` (stable across platforms).
+
+    63 bits suit ``torch.Generator``; 32 bits suit code that seeds numpy or does arithmetic on the seed.
+    """
     digest = hashlib.sha256(f"diffubias:{purpose}:{base_seed}:{index}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") & (2**63 - 1)
+    return int.from_bytes(digest[:8], "big") & (2**bits - 1)
 
 
 @dataclass(frozen=True)

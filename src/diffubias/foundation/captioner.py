@@ -1,5 +1,5 @@
-"""The embedded image captioner: a transformers ``VisionEncoderDecoderModel`` (a small ViT encoder
-and a small GPT-2 decoder with cross-attention, both from configs) trained on the corpus captions,
+"""The embedded image captioner: a transformers ``VisionEncoderDecoderModel`` (a small Swin or ViT
+encoder and a small GPT-2 decoder with cross-attention, both from configs) trained on the corpus captions,
 saved in transformers format with its image processor, tokenizer and a sampling generation config.
 """
 from __future__ import annotations
@@ -8,24 +8,46 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 from tqdm import tqdm
-from transformers import (GenerationConfig, GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast,
-                          ViTConfig, ViTImageProcessor, ViTModel, VisionEncoderDecoderModel)
+from transformers import (GenerationConfig, GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast, SwinConfig,
+                          SwinModel, ViTConfig, ViTImageProcessor, ViTModel, VisionEncoderDecoderModel)
 
 from diffubias.config import CaptionerParams
+from diffubias.errors import ConfigError
 from diffubias.foundation.autoencoder import lr_lambda, to_unit
 
 
-def build_captioner(p: CaptionerParams, tokenizer: PreTrainedTokenizerFast, image_size: int,
-                    max_caption_tokens: int) -> VisionEncoderDecoderModel:
-    """ViT encoder + GPT-2 decoder (cross-attention), special tokens taken from ``tokenizer``."""
-    encoder = ViTModel(ViTConfig(
+def _vit(p: CaptionerParams, image_size: int) -> ViTModel:
+    return ViTModel(ViTConfig(
         image_size=image_size, patch_size=p.patch_size, num_channels=3, hidden_size=p.encoder_hidden,
         num_hidden_layers=p.encoder_layers, num_attention_heads=p.encoder_heads,
         intermediate_size=4 * p.encoder_hidden, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
     ))
+
+
+def _swin(p: CaptionerParams, image_size: int) -> SwinModel:
+    n = len(p.swin_depths)
+    return SwinModel(SwinConfig(
+        image_size=image_size, patch_size=p.patch_size, num_channels=3, embed_dim=p.encoder_hidden // 2 ** (n - 1),
+        depths=list(p.swin_depths), num_heads=list(p.swin_heads), window_size=p.window_size,
+        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, drop_path_rate=0.0,
+    ))
+
+
+# Vision encoders by name (captioner.encoder): a plain ViT, or Swin (local windows + patch merging: the
+# locality that lets a small model learn shapes from a few thousand steps, as Donut's Swin encoder).
+ENCODERS: dict[str, Callable[[CaptionerParams, int], torch.nn.Module]] = {"vit": _vit, "swin": _swin}
+
+
+def build_captioner(p: CaptionerParams, tokenizer: PreTrainedTokenizerFast, image_size: int,
+                    max_caption_tokens: int) -> VisionEncoderDecoderModel:
+    """Vision encoder (``p.encoder``) + GPT-2 decoder (cross-attention), special tokens from ``tokenizer``."""
+    if p.encoder not in ENCODERS:
+        raise ConfigError(f"captioner.encoder: {p.encoder!r} is not one of {sorted(ENCODERS)}")
+    encoder = ENCODERS[p.encoder](p, image_size)
     decoder = GPT2LMHeadModel(GPT2Config(
         vocab_size=len(tokenizer), n_positions=max_caption_tokens + 2, n_embd=p.decoder_hidden,
         n_layer=p.decoder_layers, n_head=p.decoder_heads, add_cross_attention=True, is_decoder=True,

@@ -8,14 +8,12 @@ a standard ``StableDiffusionPipeline`` and saved with ``save_pretrained`` (safet
 """
 from __future__ import annotations
 
-import copy
 import os
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from diffusers import AutoencoderKL, DDPMScheduler, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
 from tqdm import tqdm
@@ -169,13 +167,3 @@ def count_parameters(module: torch.nn.Module) -> int:
     """Number of parameters."""
     return sum(x.numel() for x in module.parameters())
 
-
-def copy_module(module: torch.nn.Module) -> torch.nn.Module:
-    """A deep copy (used to evaluate the VAE before the pipeline owns it)."""
-    return copy.deepcopy(module)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed torch and numpy."""
-    torch.manual_seed(seed)
-    np.random.seed(seed)
