@@ -178,18 +178,18 @@ def ffr_grid(
     runs: str = typer.Option("", "--runs", help="Comma-separated runs, 'all', or '' for ffr.runs."),
     tsne: bool = typer.Option(True, help="Also draw the t-SNE figure of every cell that has usb/asb/ffr-erm."),
     force: bool = typer.Option(False, help="Retrain runs whose test metrics already exist."),
+    generate: bool = typer.Option(True, help="Run ffr-generate first (--no-generate: use the pool as it is)."),
     params_file: Path = PARAMS,
 ) -> None:
     """Outside DVC: every benchmark × ratio × seed of `grid` for the chosen runs, in one process (resumable)."""
-    from diffubias.ffr.cells import synthetic_dir
     from diffubias.ffr.runs import FFR_RUNS, check_runs, get_run
 
     params = params_from(params_file)
     names = tuple(FFR_RUNS) if runs == "all" else check_runs(tuple(r for r in runs.split(",") if r) or params.ffr.runs)
     t0 = time.perf_counter()
     for benchmark in params.grid.benchmarks:
-        if force or not (synthetic_dir(benchmark) / "manifest.csv").is_file():
-            ffr_generate(benchmark, params_file)
+        if generate:
+            ffr_generate(benchmark, params_file)  # resumable: renders only missing or stale images
         for ratio in params.grid.ratios:
             for seed in params.grid.seeds:
                 needs_pretrain = any(get_run(n).pretrained for n in names)

@@ -36,7 +36,8 @@ def test_ffr_pipeline_on_the_tiny_world(tiny_data_root, tmp_path, monkeypatch):
     assert json.loads(Path("reports/metrics/ffr-generate/colour.json").read_text())["written"] == 0
     assert first == {p.name: p.read_bytes() for p in Path("data/ffr/synthetic/colour").glob("*.png")}
     ffr.ffr_pretrain("colour", "5", 0, params_file)
-    ffr.ffr_grid(runs="ffr-erm,usb-erm,asb-erm,usb-groupdro,ffr-stage1", tsne=True, force=False, params_file=params_file)
+    ffr.ffr_grid(runs="ffr-erm,usb-erm,asb-erm,usb-groupdro,ffr-stage1", tsne=True, force=False, generate=True,
+                 params_file=params_file)
     for run in ("ffr-erm", "usb-groupdro", "ffr-stage1"):
         test = json.loads(Path(f"reports/metrics/test/{run}/colour/5pct/seed0.json").read_text())
         assert 0.0 <= test["worst_group_acc"] <= test["balanced_acc"] <= 100.0

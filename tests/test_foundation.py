@@ -21,7 +21,7 @@ from diffubias.foundation.tokenizer import build_tokenizer
 
 TINY_T2I = T2IParams(vae_channels=(8, 16), vae_norm_groups=4, text_hidden=16, text_layers=1, text_heads=2,
                      max_length=20, unet_channels=(16, 32), unet_attention_heads=2, unet_norm_groups=8)
-TINY_CAPTIONER = CaptionerParams(patch_size=4, encoder_hidden=16, encoder_layers=1, encoder_heads=2,
+TINY_CAPTIONER = CaptionerParams(patch_size=2, encoder_hidden=16, encoder_layers=1, encoder_heads=2,
                                  swin_depths=(1, 1), swin_heads=(2, 2), decoder_hidden=16, decoder_layers=1,
                                  decoder_heads=2, max_new_tokens=12)
 
@@ -58,6 +58,7 @@ def _generate(pipe, prompts, seeds, size):
                 output_type="pil").images
 
 
+@pytest.mark.slow
 def test_generator_roundtrip_size_count_and_determinism(tiny_pipeline_dir):
     pipe = load_generator(str(tiny_pipeline_dir), device="cpu", scheduler="dpm")
     assert type(pipe).__name__ == "StableDiffusionPipeline"

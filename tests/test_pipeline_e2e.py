@@ -15,7 +15,7 @@ BIN = Path(sys.executable).parent
 
 
 def _run(cmd: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
-    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=2400)
     assert out.returncode == 0, f"{' '.join(cmd)} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
     return out
 

@@ -395,7 +395,7 @@ class DDBAmplifierParams:
     loss: Literal["gce", "ce"] = "gce"
     q: float = 0.7                     # GCE exponent
     epochs: int = 10                   # always the last epoch (no selection on unbiased data)
-    arch: str = ""                     # '' = train.arch
+    arch: str = "cnn"                  # a conv net reads the bias across the synthetic->real gap; "" = train.arch
 
     def validate(self) -> None:
         _check(0.0 < self.q <= 1.0, "ddb_ba.q", f"must be in (0, 1], got {self.q}")
@@ -417,6 +417,7 @@ class DDBRecipe2Params:
     """Diffusing DeBias Recipe II: LfF-style reweighting with the fixed BA's per-sample losses."""
 
     ema_alpha: float = 0.7
+    weighted_mean: bool = False        # true: divide by the batch's weight sum instead of its size (not LfF's)
 
     def validate(self) -> None:
         _check(0.0 <= self.ema_alpha < 1.0, "ddb_recipe2.ema_alpha", f"must be in [0, 1), got {self.ema_alpha}")
@@ -427,8 +428,8 @@ class DDBAblationParams:
     """Diffusing DeBias ablations: guidance scale, images per class, BA on synthetic vs real (ddb-ablate)."""
 
     guidance_scales: tuple[float, ...] = (1.0, 3.0, 7.0, 15.0)
-    images_per_class: int = 30         # sampled per guidance scale
-    images_per_class_grid: tuple[int, ...] = (10, 30, 100)  # prefixes of the ddb-sample folder
+    images_per_class: int = 20         # sampled per guidance scale
+    images_per_class_grid: tuple[int, ...] = (10, 20, 50, 100)  # prefixes of the ddb-sample folder
     recipes: bool = True               # also train Recipe I per ablation point (costs a classifier each)
 
     def validate(self) -> None:

@@ -52,7 +52,7 @@ def diagnostics() -> pd.DataFrame:
                 "conflicting_rate": fid.get("conflicting_rate"),
                 "class_and_conflicting": fid.get("class_and_conflicting"),
                 "caption_images_per_s": c.get("images_per_s"), "generate_images_per_s": gen.get("images_per_s"),
-                "energy_kwh": sum(e for e in energy if e is not None) if any(e is not None for e in energy) else None,
+                "energy_wh": 1000 * sum(e for e in energy if e is not None) if any(e is not None for e in energy) else None,
             })
     return pd.DataFrame(rows)
 
@@ -69,7 +69,7 @@ def diagnostics_table(df: pd.DataFrame) -> str:
         return "_no filter or generate metrics yet_\n"
     cols = ["variant", "benchmark", "ratio", "seed", "precision_at_k", "recall", "kept", "captions", "keep_rate",
             "generated", "class_fidelity", "conflicting_rate", "class_and_conflicting", "caption_images_per_s",
-            "generate_images_per_s", "energy_kwh", "top_words"]
+            "generate_images_per_s", "energy_wh", "top_words"]
     lines = ["| " + " | ".join(cols) + " |", "|---" * len(cols) + "|"]
     for _, r in df.sort_values(["benchmark", "ratio", "seed", "variant"]).iterrows():
         lines.append("| " + " | ".join(_fmt(r[c]) for c in cols) + " |")

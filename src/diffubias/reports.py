@@ -17,6 +17,8 @@ RUN_ORDER = ["vanilla", "biased", "lff", "groupdro", "resample", "dfr", "jtt", "
 _FFR_RUNS = [f"{v}-{m}" for v in ("none", "usb", "asb", "ffr") for m in ("erm", "groupdro", "resample", "dfr")]
 BIAS_SUPERVISED |= {r for r in _FFR_RUNS if r != "none-erm"} | {"ffr-stage1", "ffr-reverse", "ffr-biased"}
 RUN_ORDER += [*_FFR_RUNS, "ffr-stage1", "ffr-reverse", "ffr-biased"]
+# Diffusing DeBias (no bias labels: pseudo-groups from the Bias Amplifier), after DiffuBias.
+RUN_ORDER[RUN_ORDER.index("diffubias_nofilter") + 1:RUN_ORDER.index("diffubias_nofilter") + 1] = ["ddb_recipe1", "ddb_recipe2"]
 
 
 def collect(root: Path = paths.REPORTS / "metrics" / "test") -> pd.DataFrame:

@@ -18,7 +18,9 @@ and a resumed run ends with exactly the weights of an uninterrupted one.
 from __future__ import annotations
 
 import json
+import math
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -76,8 +78,6 @@ def prepare_images(images: torch.Tensor, size: int) -> torch.Tensor:
 
 def _lr_factor(step: int, warmup: int, total: int) -> float:
     """Linear warm-up, then cosine decay to 10 %."""
-    import math
-
     if step < warmup:
         return (step + 1) / max(warmup, 1)
     progress = min(1.0, (step - warmup) / max(total - warmup, 1))
@@ -201,8 +201,6 @@ def save_model(unet: Any, scheduler: Any, out_dir: Path, meta: dict[str, Any]) -
         obj.save_pretrained(tmp)
         final = out_dir / name
         if final.exists():
-            import shutil
-
             shutil.rmtree(final)
         tmp.replace(final)
     tmp = out_dir / f".{CONFIG_FILE}.tmp-{os.getpid()}"

@@ -104,6 +104,7 @@ class AmplifierLfF(Method):
             raise DataError("method 'ddb_lff' needs the Bias Amplifier itself (AmplifiedSet.amplifier is None)")
         self.amplifier = train.amplifier.to(ctx.device).eval()
         alpha = ctx.params.ddb_recipe2.ema_alpha
+        self.weighted_mean = ctx.params.ddb_recipe2.weighted_mean
         self.ema_ba = SampleLossEMA(train.labels, train.num_classes, alpha)
         self.ema_d = SampleLossEMA(train.labels, train.num_classes, alpha)
 
@@ -117,7 +118,8 @@ class AmplifierLfF(Method):
         self.ema_ba.update(batch.index, loss_ba)
         self.ema_d.update(batch.index, loss_d)
         weight = lff_weights(self.ema_ba.normalized(batch.index), self.ema_d.normalized(batch.index))
-        loss = (weight.to(logits.device) * loss_d).mean()
+        weight = weight.to(logits.device)
+        loss = (weight * loss_d).sum() / (weight.sum().clamp_min(1e-8) if self.weighted_mean else len(weight))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()

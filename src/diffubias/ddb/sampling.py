@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from diffubias.data import ImageSet, Vocabulary, load_images
+from diffubias.data import ImageSet, Vocabulary
 from diffubias.errors import ConfigError
 
 
