@@ -23,7 +23,7 @@ from diffubias.data import ImageSet
 from diffubias.errors import DataError
 from diffubias.losses import cross_entropy
 from diffubias.methods.base import METHODS, Batch, Method, MethodContext
-from diffubias.methods.groupdro import group_mean_losses, groupdro_step
+from diffubias.methods.groupdro import groupdro_update
 from diffubias.methods.lff import SampleLossEMA, lff_weights
 
 UNKNOWN_BIAS = -1
@@ -72,16 +72,8 @@ class PseudoGroupDRO(Method):
 
     def update(self, batch: Batch) -> dict[str, float]:
         """Update the pseudo-group weights on this batch's group losses, then step on the weighted loss."""
-        self.model.train()
-        logits = self.model(batch.x)
         groups = self.groups[batch.index.cpu()].to(batch.x.device)
-        group_losses, _ = group_mean_losses(cross_entropy(logits, batch.y), groups, self.num_groups)
-        self.group_weights = groupdro_step(self.group_weights, group_losses, self.eta)
-        loss = (self.group_weights * group_losses).sum()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return {"loss": loss.item(), "max_group_weight": self.group_weights.max().item()}
+        return groupdro_update(self, batch, groups, self.num_groups, self.eta)
 
     def finalize(self) -> dict[str, Any]:
         """Pseudo-group sizes and where the weight ended up."""

@@ -29,6 +29,19 @@ def groupdro_step(weights: torch.Tensor, group_losses: torch.Tensor, eta: float)
     return new / new.sum()
 
 
+def groupdro_update(method: Method, batch: Batch, groups: torch.Tensor, num_groups: int, eta: float) -> dict[str, float]:
+    """One GroupDRO step of ``method`` (with ``group_weights``) over the given per-sample ``groups``."""
+    method.model.train()
+    logits = method.model(batch.x)
+    group_losses, _ = group_mean_losses(cross_entropy(logits, batch.y), groups, num_groups)
+    method.group_weights = groupdro_step(method.group_weights, group_losses, eta)
+    loss = (method.group_weights * group_losses).sum()
+    method.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    method.optimizer.step()
+    return {"loss": loss.item(), "max_group_weight": method.group_weights.max().item()}
+
+
 @METHODS.register("groupdro")
 class GroupDRO(Method):
     """Online GroupDRO: minimise the weighted group loss, weights pushed toward the worst groups."""
@@ -47,15 +60,7 @@ class GroupDRO(Method):
 
     def update(self, batch: Batch) -> dict[str, float]:
         """Update the group weights on this batch's group losses, then step on the weighted loss."""
-        self.model.train()
-        logits = self.model(batch.x)
-        group_losses, _ = group_mean_losses(cross_entropy(logits, batch.y), batch.group, self.ctx.train.num_groups)
-        self.group_weights = groupdro_step(self.group_weights, group_losses, self.gp.eta)
-        loss = (self.group_weights * group_losses).sum()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return {"loss": loss.item(), "max_group_weight": self.group_weights.max().item()}
+        return groupdro_update(self, batch, batch.group, self.ctx.train.num_groups, self.gp.eta)
 
     def finalize(self) -> dict[str, Any]:
         """Record which groups could not be weighted and where the weight ended up."""
