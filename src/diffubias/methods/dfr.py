@@ -12,8 +12,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
-from sklearn.multiclass import OneVsRestClassifier
 
 from diffubias.config import DFRParams
 from diffubias.data import ImageSet
@@ -67,6 +65,9 @@ class LinearHead:
         """Fit on features ``x`` and labels ``y``; every class must be present."""
         self.mean, self.scale = x.mean(0), x.std(0) + 1e-8
         z = (x - self.mean) / self.scale
+        from sklearn.linear_model import LogisticRegression  # lazy: 2 s of import for every other method
+        from sklearn.multiclass import OneVsRestClassifier
+
         base = LogisticRegression(C=self.C, l1_ratio=1.0, solver=self.p.solver, max_iter=self.p.max_iter,
                                   random_state=self.seed)
         clf = OneVsRestClassifier(base) if self.p.solver == "liblinear" else base
