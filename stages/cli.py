@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "ddb-report": "stages.ddb_report:ddb_report",
     "evaluate": "stages.evaluate:evaluate",
     "report": "stages.report:report",
+    "grid": "stages.grid:grid",
     "make-corpus": "stages.foundation:make_corpus",
     "train-t2i": "stages.foundation:train_t2i",
     "train-captioner": "stages.foundation:train_captioner",

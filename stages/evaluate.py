@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import torch
 import typer
 
 from diffubias import paths
-from diffubias.data import benchmark_vocabulary, dataset_root, load_benchmark_split, scan_split
+from diffubias.config import Params
+from diffubias.data import ImageSet, benchmark_vocabulary, dataset_root, load_benchmark_split, scan_split
 from diffubias.metrics import headline
 from diffubias.tracking import track_stage, write_json
 from diffubias.training import evaluate as evaluate_model, load_checkpoint, resolve_device
@@ -22,10 +24,17 @@ def evaluate(
     params_file: Path = PARAMS,
 ) -> None:
     """Score a trained run on the unbiased test split; writes reports/metrics/test/<run>/...json."""
-    params = params_from(params_file)
+    metrics = evaluate_run(run, benchmark, ratio, seed, params_from(params_file))
+    typer.echo(f"{run} {benchmark} {ratio}% seed {seed}: unbiased {metrics['unbiased_acc']:.2f}  "
+               f"conflicting {metrics['conflicting_acc']:.2f}  worst-group {metrics['worst_group_acc']:.2f}")
+
+
+def evaluate_run(run: str, benchmark: str, ratio: str, seed: int, params: Params,
+                 load: Callable[..., ImageSet] = load_benchmark_split) -> dict:
+    """Score one run's checkpoint on the test split, record it, write its test metrics; returns them."""
     device = resolve_device(params.train.device)
     model, meta = load_checkpoint(paths.checkpoint(run, benchmark, ratio, seed), device)
-    test = load_benchmark_split(params.data, benchmark, "test")
+    test = load(params.data, benchmark, "test")
     vocab = benchmark_vocabulary(params.data, benchmark)
     _, labels, bias = scan_split(dataset_root(params.data, benchmark), "train", ratio, vocab)
     counts = torch.bincount(torch.tensor(labels) * test.num_bias + torch.tensor(bias), minlength=test.num_groups)
@@ -36,5 +45,4 @@ def evaluate(
         tracked.log_document("per_group.json", metrics["per_group"])
     out = {**metrics, "selected_epoch": meta.get("selected_epoch"), "cost": tracked.cost}
     write_json(paths.test_metrics(run, benchmark, ratio, seed), out)
-    typer.echo(f"{run} {benchmark} {ratio}% seed {seed}: unbiased {metrics['unbiased_acc']:.2f}  "
-               f"conflicting {metrics['conflicting_acc']:.2f}  worst-group {metrics['worst_group_acc']:.2f}")
+    return metrics

@@ -8,12 +8,13 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import typer
 
 from diffubias import paths
 from diffubias.config import Params, as_flat_dict
-from diffubias.data import count_split, load_benchmark_split
+from diffubias.data import ImageSet, count_split, load_benchmark_split
 from diffubias.metrics import headline
 from diffubias.models import count_parameters
 from diffubias.tracking import track_stage, write_json
@@ -55,16 +56,20 @@ def write_curve(rows: list[dict], path: Path) -> None:
     tmp.replace(path)
 
 
-def train_run(run_name: str, benchmark: str, ratio: str, seed: int, params: Params) -> dict:
-    """Train, checkpoint and record one run; returns its train metrics."""
+def train_run(run_name: str, benchmark: str, ratio: str, seed: int, params: Params,
+              load: Callable[..., ImageSet] = load_benchmark_split) -> dict:
+    """Train, checkpoint and record one run; returns its train metrics.
+
+    ``load`` reads a split (``load_benchmark_split``'s signature); `diffubias grid` passes a caching one.
+    """
     spec = RUNS[run_name]
     data = params.data
     if spec.split == "oracle":
         size = count_split(data, benchmark, "train", ratio)
-        train = load_benchmark_split(data, benchmark, "oracle", limit=size, seed=seed)
+        train = load(data, benchmark, "oracle", limit=size, seed=seed)
     else:
-        train = load_benchmark_split(data, benchmark, "train", ratio)
-    valid = load_benchmark_split(data, benchmark, "valid")
+        train = load(data, benchmark, "train", ratio)
+    valid = load(data, benchmark, "valid")
     logged = as_flat_dict(params.train, "train.")
     for name in spec.sections:
         logged.update(as_flat_dict(getattr(params, name), f"{name}."))
