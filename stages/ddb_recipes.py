@@ -14,7 +14,6 @@ from diffubias.config import Params, as_flat_dict
 from diffubias.data import load_benchmark_split
 from diffubias.ddb import paths as ddb_paths
 from diffubias.ddb import recipes  # noqa: F401  (registers ddb_groupdro and ddb_lff)
-from diffubias.metrics import headline
 from diffubias.tracking import track_stage, write_json
 from stages.common import BENCHMARK, PARAMS, RATIO, SEED, params_from
 
@@ -28,9 +27,8 @@ def train_recipe(run_name: str, benchmark: str, ratio: str, seed: int, params: P
     """Annotate the real train set with the BA, train the recipe's method, checkpoint and record it."""
     from diffubias.ddb.amplifier import group_match
     from diffubias.ddb.recipes import amplified_set
-    from diffubias.models import count_parameters
-    from diffubias.training import fit, load_checkpoint, resolve_device, save_checkpoint
-    from stages.train import write_curve
+    from diffubias.training import fit, load_checkpoint, resolve_device
+    from stages.train import record_fit
 
     method, section = RECIPES[run_name]
     device = resolve_device(params.train.device)
@@ -43,21 +41,10 @@ def train_recipe(run_name: str, benchmark: str, ratio: str, seed: int, params: P
     with track_stage(f"train-{run_name}", params.tracking, logged, benchmark=benchmark, ratio=ratio, seed=seed,
                      method=method) as run:
         result = fit(method, annotated, valid, params, seed)
-        model = result.method.model
-        save_checkpoint(model, paths.checkpoint(run_name, benchmark, ratio, seed),
-                        {"arch": params.train.arch, "num_classes": train.num_classes,
-                         "image_size": params.data.image_size, "method": method, "run": run_name,
-                         "benchmark": benchmark, "ratio": ratio, "seed": seed, "ba_source": ba_meta.get("source"),
-                         "selected_epoch": result.selected_epoch, "select": params.train.select})
-        curve_path = paths.curve(run_name, benchmark, ratio, seed)
-        write_curve(result.curve, curve_path)
-        run.log_curve(result.curve)
-        run.log_metrics(headline(result.valid_metrics), prefix="valid.")
+        metrics = record_fit(run, result, run_name, benchmark, ratio, seed, params, len(train),
+                             {"method": method, "num_classes": train.num_classes, "ba_source": ba_meta.get("source")})
     match = group_match(annotated.conflicting, ~train.aligned)  # evaluation only, after training
-    metrics = {"valid": headline(result.valid_metrics), "selected_epoch": result.selected_epoch,
-               "train_samples": len(train), "parameters": count_parameters(model), "ba_source": ba_meta.get("source"),
-               "pseudo_groups": match, "train_images_per_s": round(result.images_per_second, 1),
-               **({"method_extra": result.extra} if result.extra else {}), "cost": run.cost}
+    metrics = {**metrics, "ba_source": ba_meta.get("source"), "pseudo_groups": match, "cost": run.cost}
     write_json(paths.train_metrics(run_name, benchmark, ratio, seed), metrics)
     return metrics
 

@@ -17,8 +17,8 @@ from diffubias.config import Params, as_flat_dict
 from diffubias.data import ImageSet, count_split, load_benchmark_split
 from diffubias.metrics import headline
 from diffubias.models import count_parameters
-from diffubias.tracking import track_stage, write_json
-from diffubias.training import fit, save_checkpoint
+from diffubias.tracking import StageRun, track_stage, write_json
+from diffubias.training import FitResult, fit, save_checkpoint
 from stages.common import BENCHMARK, PARAMS, RATIO, SEED, params_from
 
 
@@ -76,29 +76,31 @@ def train_run(run_name: str, benchmark: str, ratio: str, seed: int, params: Para
     with track_stage(f"train-{run_name}", params.tracking, logged, benchmark=benchmark, ratio=ratio,
                      seed=seed, method=spec.method) as run:
         result = fit(spec.method, train, valid, params, seed)
-        model = result.method.model
-        meta = {"arch": params.train.arch, "num_classes": train.num_classes, "image_size": data.image_size,
-                "method": spec.method, "run": run_name, "benchmark": benchmark, "ratio": ratio, "seed": seed,
-                "selected_epoch": result.selected_epoch, "select": params.train.select}
-        save_checkpoint(model, paths.checkpoint(run_name, benchmark, ratio, seed), meta)
-        curve_path = paths.curve(run_name, benchmark, ratio, seed)
-        write_curve(result.curve, curve_path)
-        run.log_curve(result.curve)
-        run.log_metrics(headline(result.valid_metrics), prefix="valid.")
-        run.log_metrics({"train_images_per_s": result.images_per_second, "train_s": result.train_seconds,
-                         "selected_epoch": result.selected_epoch})
-        run.log_artifact(curve_path)
-    metrics = {
-        "valid": headline(result.valid_metrics),
-        "selected_epoch": result.selected_epoch,
-        "train_samples": len(train),
-        "parameters": count_parameters(model),
-        "train_images_per_s": round(result.images_per_second, 1),
-        **({"method_extra": result.extra} if result.extra else {}),
-        "cost": run.cost,
-    }
-    write_json(paths.train_metrics(run_name, benchmark, ratio, seed), metrics)
+        metrics = record_fit(run, result, run_name, benchmark, ratio, seed, params, len(train),
+                             {"method": spec.method, "num_classes": train.num_classes})
+    write_json(paths.train_metrics(run_name, benchmark, ratio, seed), {**metrics, "cost": run.cost})
     return metrics
+
+
+def record_fit(run: StageRun, result: FitResult, run_name: str, benchmark: str, ratio: str, seed: int,
+               params: Params, train_samples: int, meta: dict, logged: dict | None = None) -> dict:
+    """Checkpoint a fitted run (``meta`` added to its metadata), write its curve, log both to ``run``;
+    returns the train metrics every training stage writes (the caller adds its own keys and the cost)."""
+    model = result.method.model
+    save_checkpoint(model, paths.checkpoint(run_name, benchmark, ratio, seed), {
+        "arch": params.train.arch, "image_size": params.data.image_size, "run": run_name, "benchmark": benchmark,
+        "ratio": ratio, "seed": seed, "selected_epoch": result.selected_epoch, "select": params.train.select, **meta})
+    curve_path = paths.curve(run_name, benchmark, ratio, seed)
+    write_curve(result.curve, curve_path)
+    run.log_curve(result.curve)
+    run.log_metrics(headline(result.valid_metrics), prefix="valid.")
+    run.log_metrics({"train_images_per_s": result.images_per_second, "train_s": result.train_seconds,
+                     "selected_epoch": result.selected_epoch, **(logged or {})})
+    run.log_artifact(curve_path)
+    return {"valid": headline(result.valid_metrics), "selected_epoch": result.selected_epoch,
+            "train_samples": train_samples, "parameters": count_parameters(model),
+            "train_images_per_s": round(result.images_per_second, 1),
+            **({"method_extra": result.extra} if result.extra else {})}
 
 
 def make_command(run_name: str):

@@ -13,13 +13,11 @@ from diffubias import artifacts, paths
 from diffubias.config import as_flat_dict
 from diffubias.data import load_benchmark_split
 from diffubias.debiased import check_method, debiased_train_set, load_generated
-from diffubias.metrics import headline
-from diffubias.models import count_parameters
 from diffubias.tracking import track_stage, write_json
-from diffubias.training import fit, save_checkpoint
+from diffubias.training import fit
 from stages.common import BENCHMARK, PARAMS, RATIO, SEED, params_from
 from stages.diffubias_common import VARIANT
-from stages.train import write_curve
+from stages.train import record_fit
 
 
 def train_debiased(benchmark: str = BENCHMARK, ratio: str = RATIO, seed: int = SEED, variant: str = VARIANT,
@@ -37,22 +35,10 @@ def train_debiased(benchmark: str = BENCHMARK, ratio: str = RATIO, seed: int = S
     with track_stage(f"train-{variant}", params.tracking, logged, benchmark=benchmark, ratio=ratio, seed=seed,
                      method=method, variant=variant) as run:
         result = fit(method, full, valid, params, seed)
-        model = result.method.model
-        meta = {"arch": params.train.arch, "num_classes": train.num_classes, "image_size": data.image_size,
-                "method": method, "run": variant, "benchmark": benchmark, "ratio": ratio, "seed": seed,
-                "selected_epoch": result.selected_epoch, "select": params.train.select,
-                "real_samples": len(train), "generated_samples": len(generated)}
-        save_checkpoint(model, paths.checkpoint(variant, benchmark, ratio, seed), meta)
-        curve_path = paths.curve(variant, benchmark, ratio, seed)
-        write_curve(result.curve, curve_path)
-        run.log_curve(result.curve)
-        run.log_metrics(headline(result.valid_metrics), prefix="valid.")
-        run.log_metrics({"train_images_per_s": result.images_per_second, "train_s": result.train_seconds,
-                         "selected_epoch": result.selected_epoch, "generated_samples": len(generated)})
+        metrics = record_fit(run, result, variant, benchmark, ratio, seed, params, len(full),
+                             {"method": method, "num_classes": train.num_classes, "real_samples": len(train),
+                              "generated_samples": len(generated)}, {"generated_samples": len(generated)})
     write_json(paths.train_metrics(variant, benchmark, ratio, seed), {
-        "valid": headline(result.valid_metrics), "selected_epoch": result.selected_epoch,
-        "train_samples": len(full), "real_samples": len(train), "generated_samples": len(generated),
-        "parameters": count_parameters(model), "train_images_per_s": round(result.images_per_second, 1),
-        "cost": run.cost})
+        **metrics, "real_samples": len(train), "generated_samples": len(generated), "cost": run.cost})
     typer.echo(f"{variant}: valid unbiased {result.valid_metrics['unbiased_acc']:.2f}% (epoch "
                f"{result.selected_epoch}) on {len(train)} real + {len(generated)} generated images")
