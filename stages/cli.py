@@ -72,13 +72,11 @@ def _group() -> None:
 def build_app(only: str | None = None) -> typer.Typer:
     """The Typer app with every command, or with just ``only`` when that name is known (fast start)."""
     app = typer.Typer(
-        help="Reproducible diffusion-based dataset debiasing. Each command is one DVC stage (see dvc.yaml); "
-        "run the pipeline with `dvc repro`.",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         add_completion=False,
     )
-    app.callback()(_group)  # keeps sub-command names when only one command is registered
+    app.callback()(_group)  # its docstring is the help; keeps sub-command names when only one is registered
     if only in COMMANDS:
         module, attr = COMMANDS[only].split(":")
         app.command(only)(getattr(importlib.import_module(module), attr))

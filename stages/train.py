@@ -83,9 +83,10 @@ def train_run(run_name: str, benchmark: str, ratio: str, seed: int, params: Para
 
 
 def record_fit(run: StageRun, result: FitResult, run_name: str, benchmark: str, ratio: str, seed: int,
-               params: Params, train_samples: int, meta: dict, logged: dict | None = None) -> dict:
-    """Checkpoint a fitted run (``meta`` added to its metadata), write its curve, log both to ``run``;
-    returns the train metrics every training stage writes (the caller adds its own keys and the cost)."""
+               params: Params, train_samples: int, meta: dict, extra_metrics: dict | None = None) -> dict:
+    """Checkpoint a fitted run (``meta`` added to its metadata), write its curve, log the curve, the
+    validation metrics and ``extra_metrics`` to ``run``; returns the train metrics every training stage
+    writes (the caller adds its own keys and the cost)."""
     model = result.method.model
     save_checkpoint(model, paths.checkpoint(run_name, benchmark, ratio, seed), {
         "arch": params.train.arch, "image_size": params.data.image_size, "run": run_name, "benchmark": benchmark,
@@ -95,7 +96,7 @@ def record_fit(run: StageRun, result: FitResult, run_name: str, benchmark: str, 
     run.log_curve(result.curve)
     run.log_metrics(headline(result.valid_metrics), prefix="valid.")
     run.log_metrics({"train_images_per_s": result.images_per_second, "train_s": result.train_seconds,
-                     "selected_epoch": result.selected_epoch, **(logged or {})})
+                     "selected_epoch": result.selected_epoch, **(extra_metrics or {})})
     run.log_artifact(curve_path)
     return {"valid": headline(result.valid_metrics), "selected_epoch": result.selected_epoch,
             "train_samples": train_samples, "parameters": count_parameters(model),

@@ -37,7 +37,8 @@ def train_debiased(benchmark: str = BENCHMARK, ratio: str = RATIO, seed: int = S
         result = fit(method, full, valid, params, seed)
         metrics = record_fit(run, result, variant, benchmark, ratio, seed, params, len(full),
                              {"method": method, "num_classes": train.num_classes, "real_samples": len(train),
-                              "generated_samples": len(generated)}, {"generated_samples": len(generated)})
+                              "generated_samples": len(generated)},
+                             extra_metrics={"generated_samples": len(generated)})
     write_json(paths.train_metrics(variant, benchmark, ratio, seed), {
         **metrics, "real_samples": len(train), "generated_samples": len(generated), "cost": run.cost})
     typer.echo(f"{variant}: valid unbiased {result.valid_metrics['unbiased_acc']:.2f}% (epoch "
