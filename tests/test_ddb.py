@@ -11,6 +11,7 @@ from diffubias.config import DDBDiffusionParams
 from diffubias.data import load_benchmark_split
 from diffubias.ddb.amplifier import group_match, pseudo_conflicting, pseudo_groups
 from diffubias.ddb.diffusion import load_model, train_diffusion
+from diffubias.errors import DataError
 from diffubias.methods.lff import SampleLossEMA, lff_weights
 
 from conftest import replace
@@ -147,7 +148,8 @@ def test_recipe2_upweights_what_the_amplifier_gets_wrong(tiny_params, tiny_train
     data = amplified_set(tiny_train, LookupBA(tiny_train))
     truly_conflicting = ~tiny_train.aligned
     assert torch.equal(data.conflicting, truly_conflicting) and truly_conflicting.any()
-    method = AmplifierLfF(MethodContext(data, tiny_params, 16, torch.device("cpu"), 0))
+    frozen = dataclasses.replace(tiny_params, ddb_recipe2=dataclasses.replace(tiny_params.ddb_recipe2, train_ba=False))
+    method = AmplifierLfF(MethodContext(data, frozen, 16, torch.device("cpu"), 0))
     idx = torch.arange(len(data))
     method.update(make_batch(data, idx, torch.device("cpu"), tiny_params.train, None))
     w = lff_weights(method.ema_ba.normalized(idx), method.ema_d.normalized(idx))
@@ -155,6 +157,26 @@ def test_recipe2_upweights_what_the_amplifier_gets_wrong(tiny_params, tiny_train
     # they carry the weight and its aligned samples almost none.
     has_conflict = torch.isin(data.labels, data.labels[truly_conflicting])
     assert w[truly_conflicting].min() > 0.3 > 0.01 > w[~truly_conflicting & has_conflict].max()
+    with pytest.raises(DataError, match="train_ba"):  # a BA without weights cannot be trained jointly
+        AmplifierLfF(MethodContext(data, tiny_params, 16, torch.device("cpu"), 0))
+
+
+@pytest.mark.parametrize("train_ba", [True, False])
+def test_recipe2_trains_the_amplifier_only_when_asked(tiny_params, tiny_train, train_ba):
+    from diffubias.ddb.recipes import AmplifierLfF, amplified_set
+    from diffubias.methods import MethodContext
+    from diffubias.models import build_model
+    from diffubias.training import make_batch
+
+    torch.manual_seed(0)
+    ba = build_model("mlp", tiny_train.num_classes, 16)
+    before = {k: v.clone() for k, v in ba.state_dict().items()}
+    params = dataclasses.replace(tiny_params, ddb_recipe2=dataclasses.replace(tiny_params.ddb_recipe2, train_ba=train_ba))
+    data = amplified_set(tiny_train, ba)
+    method = AmplifierLfF(MethodContext(data, params, 16, torch.device("cpu"), 0))
+    logs = method.update(make_batch(data, torch.arange(len(data)), torch.device("cpu"), params.train, None))
+    changed = any(not torch.equal(before[k], v) for k, v in method.amplifier.state_dict().items())
+    assert changed is train_ba and ("loss_ba" in logs) is train_ba
 
 
 @pytest.mark.slow

@@ -414,13 +414,16 @@ class DDBRecipe1Params:
 
 @dataclass(frozen=True)
 class DDBRecipe2Params:
-    """Diffusing DeBias Recipe II: LfF-style reweighting with the fixed BA's per-sample losses."""
+    """Diffusing DeBias Recipe II: LfF-style reweighting with the BA's per-sample losses."""
 
     ema_alpha: float = 0.7
     weighted_mean: bool = False        # true: divide by the batch's weight sum instead of its size (not LfF's)
+    train_ba: bool = True              # the paper trains BA and target jointly: the BA keeps learning with GCE
+    ba_q: float = 0.7                  # GCE exponent of the BA's updates on the real set (train_ba only)
 
     def validate(self) -> None:
         _check(0.0 <= self.ema_alpha < 1.0, "ddb_recipe2.ema_alpha", f"must be in [0, 1), got {self.ema_alpha}")
+        _check(0.0 < self.ba_q <= 1.0, "ddb_recipe2.ba_q", f"must be in (0, 1], got {self.ba_q}")
 
 
 @dataclass(frozen=True)
@@ -451,6 +454,7 @@ class FFRParams:
         "colour": "a photo of a {bias} {class}", "background": "a photo of a {class} on a {bias} background"})
     images: int | Literal["match_usb"] = "match_usb"  # synthetic images per cell; match_usb = what USB needs
     images_ratio: float = 1.0  # multiplies the match_usb count
+    max_images: int = 0        # cap on the match_usb count (0 = none)
     generation_seed: int = 0
     model: str = "models/foundation/t2i"  # local folder or hub id (CompVis/stable-diffusion-v1-4 in the paper)
     steps: int = 20
@@ -472,6 +476,7 @@ class FFRParams:
         _check(isinstance(self.images, str) or self.images >= 1, "ffr.images",
                f"must be >= 1 or match_usb, got {self.images}")
         _check(self.images_ratio > 0, "ffr.images_ratio", f"must be > 0, got {self.images_ratio}")
+        _check(self.max_images >= 0, "ffr.max_images", f"must be >= 0 (0 = no cap), got {self.max_images}")
         _check(self.steps >= 1 and self.batch_size >= 1, "ffr.steps", "ffr.steps and ffr.batch_size must be >= 1")
         _check(len(self.lr_grid) > 0 and all(lr > 0 for lr in self.lr_grid), "ffr.lr_grid",
                f"must be a non-empty list of positive learning rates, got {list(self.lr_grid)}")

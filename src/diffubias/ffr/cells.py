@@ -37,7 +37,7 @@ def real_counts(params: Params, benchmark: str, ratio: str) -> torch.Tensor:
 def pool_size(params: Params, benchmark: str, ratios: tuple[str, ...]) -> tuple[int, int]:
     """(images per subgroup, total) of the pool that serves every ratio in ``ratios``."""
     counts = [real_counts(params, benchmark, r) for r in ratios]
-    per_group = pool_per_group(counts, params.ffr.images, params.ffr.images_ratio)
+    per_group = pool_per_group(counts, params.ffr.images, params.ffr.images_ratio, params.ffr.max_images)
     return per_group, per_group * len(counts[0])
 
 
@@ -57,4 +57,4 @@ def load_cell(params: Params, benchmark: str, ratio: str, with_pool: bool = True
     valid = load_benchmark_split(params.data, benchmark, "valid")
     vocab = benchmark_vocabulary(params.data, benchmark)
     pool = load_pool(synthetic_dir(benchmark), vocab, params.data.image_size) if with_pool else None
-    return Cell(real, valid, pool, plan_cell(real, params.ffr.images, params.ffr.images_ratio))
+    return Cell(real, valid, pool, plan_cell(real, params.ffr.images, params.ffr.images_ratio, params.ffr.max_images))

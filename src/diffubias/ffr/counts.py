@@ -16,14 +16,15 @@ def usb_need(counts: torch.Tensor) -> int:
     return int((counts.max() - counts).sum())
 
 
-def budget(images: int | str, ratio: float, counts: torch.Tensor) -> int:
-    """``ffr.images``: a number, or ``match_usb`` × ``images_ratio`` (the paper's shared amount)."""
+def budget(images: int | str, ratio: float, counts: torch.Tensor, max_images: int = 0) -> int:
+    """``ffr.images``: a number, or ``match_usb`` × ``images_ratio`` (the paper's shared amount), capped at
+    ``ffr.max_images`` when that is > 0 (full USB balance of a 1 % set is ~9 synthetic images per real one)."""
     if images == "match_usb":
         n = round(usb_need(counts) * ratio)
         if n < 1:
             raise DataError("ffr.images: match_usb gives 0 images (the real train set is already balanced); "
                             "set ffr.images to a number")
-        return n
+        return min(n, max_images) if max_images > 0 else n
     if not isinstance(images, int) or images < 1:
         raise ConfigError(f"ffr.images: must be >= 1 or match_usb, got {images!r}")
     return images
@@ -64,10 +65,10 @@ def biased_counts(counts: torch.Tensor, per_group: int) -> torch.Tensor:
     return (counts * per_group) // max(int(counts.max()), 1)
 
 
-def pool_per_group(per_ratio_counts: list[torch.Tensor], images: int | str, ratio: float) -> int:
+def pool_per_group(per_ratio_counts: list[torch.Tensor], images: int | str, ratio: float, max_images: int = 0) -> int:
     """Images per subgroup the synthetic pool needs so every configured ratio finds its USB and ASB sets in it."""
     need = 1
     for counts in per_ratio_counts:
-        total = budget(images, ratio, counts)
+        total = budget(images, ratio, counts, max_images)
         need = max(need, balanced_per_group(total, len(counts)), int(usb_deficits(counts, total).max()))
     return need

@@ -87,10 +87,10 @@ class SyntheticPlan:
                 "balanced_images": self.per_group * len(self.usb)}
 
 
-def plan_cell(real: ImageSet, images: int | str, ratio: float) -> SyntheticPlan:
+def plan_cell(real: ImageSet, images: int | str, ratio: float, max_images: int = 0) -> SyntheticPlan:
     """The synthetic amounts for ``real``: ``ffr.images`` (default: what USB needs) shared by USB, ASB and FFR."""
     counts = torch.bincount(real.groups, minlength=real.num_groups)
-    total = budget(images, ratio, counts)
+    total = budget(images, ratio, counts, max_images)
     return SyntheticPlan(total, usb_deficits(counts, total), balanced_per_group(total, real.num_groups), counts)
 
 
