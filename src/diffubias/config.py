@@ -431,7 +431,7 @@ class DDBAblationParams:
     """Diffusing DeBias ablations: guidance scale, images per class, BA on synthetic vs real (ddb-ablate)."""
 
     guidance_scales: tuple[float, ...] = (1.0, 3.0, 7.0, 15.0)
-    images_per_class: int = 20         # sampled per guidance scale
+    images_per_class: int = 50         # sampled per guidance scale
     images_per_class_grid: tuple[int, ...] = (10, 20, 50, 100)  # prefixes of the ddb-sample folder
     recipes: bool = True               # also train Recipe I per ablation point (costs a classifier each)
 
