@@ -182,9 +182,12 @@ def test_recipe2_trains_the_amplifier_only_when_asked(tiny_params, tiny_train, t
 @pytest.mark.slow
 @pytest.mark.parametrize("method", [
     "ddb_groupdro",
-    # Known open problem (issue 7): Recipe II reached 12.0 % test / 16.5 % train on the tiny world
-    # in the lead's run (2026-11-23), below the 20 % bar. Tracked in the issue note, not hidden.
-    pytest.param("ddb_lff", marks=pytest.mark.xfail(reason="Recipe II below 20 % on the tiny world; issue 7", strict=False)),
+    # Known limit (issue 7): on the tiny world (400 images, 20 conflicting) a BA that is already sharp
+    # gives aligned samples ~0 weight from the first step, so D fits the 20 conflicting images only:
+    # 12.5 % test / 13.0 % train with the jointly trained BA (12.0 / 16.5 frozen). On colour 1 % (100
+    # conflicting) the same recipe reaches ~30 %. Kept visible here rather than tuned away.
+    pytest.param("ddb_lff", marks=pytest.mark.xfail(reason="Recipe II near chance on the 400-image tiny world; "
+                                                          "issue 7", strict=False)),
 ])
 def test_recipes_beat_chance_on_the_tiny_world(method, tiny_params, tiny_train):
     from diffubias.ddb.amplifier import train_amplifier
