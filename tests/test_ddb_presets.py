@@ -1,4 +1,4 @@
-"""The DDB presets (BFFHQ, BAR) run the DDB stages on tiny fixtures in their datasets' exact layouts."""
+"""The DDB presets (BFFHQ, BAR, Waterbirds) run the DDB stages on tiny fixtures in their datasets' exact layouts."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,8 @@ import yaml
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
-LAYOUTS = {"bffhq": "flat", "bar": "bar"}  # flat: no class folders; bar: train/align + train/conflict/<r>pct
+# flat: no class folders; bar: train/align + train/conflict/<r>pct; metadata: the release's metadata.csv, imported
+LAYOUTS = {"bffhq": "flat", "bar": "bar", "waterbirds": "metadata"}
 
 
 def write_fixture(root: Path, layout: str, n_cls: int, n_bias: int, ratio: str) -> None:
@@ -42,10 +43,19 @@ def test_ddb_preset_runs_on_a_tiny_fixture(name, tmp_path, monkeypatch):
     base = yaml.safe_load((REPO / "presets" / f"{name}.yaml").read_text())
     preset = yaml.safe_load((REPO / "presets" / f"ddb_{name}.yaml").read_text())
     assert preset["ddb_diffusion"]["device"] == "cuda" and preset["ddb_sample"]["reference"] == ""
-    n_cls, n_bias = base["data"]["groups"][name]
     ratio = base["grid"]["ratios"][0]
     monkeypatch.chdir(tmp_path)
-    write_fixture(tmp_path / "data" / name, LAYOUTS[name], n_cls, n_bias, ratio)
+    if LAYOUTS[name] == "metadata":
+        from diffubias.ffr.metadata import METADATA_DATASETS, import_metadata
+        from test_ffr_metadata import write_fixture as write_metadata
+
+        spec = METADATA_DATASETS[name]
+        n_cls, n_bias = len(spec.classes), len(spec.bias_values)
+        csv_path = write_metadata(tmp_path / "raw", name, aligned=38, conflicting=2)  # 5 % conflicting
+        import_metadata(name, csv_path, tmp_path / "raw", tmp_path / "data" / name, (ratio,))
+    else:
+        n_cls, n_bias = base["data"]["groups"][name]
+        write_fixture(tmp_path / "data" / name, LAYOUTS[name], n_cls, n_bias, ratio)
     small = {"data": {"image_size": 16}, "tracking": {"codecarbon": False},
              "train": {"arch": "mlp", "epochs": 1, "batch_size": 8, "device": "cpu"},
              "ddb_diffusion": {"resolution": 8, "channels": [8, 16], "layers_per_block": 1, "norm_groups": 4,

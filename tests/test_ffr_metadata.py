@@ -17,7 +17,7 @@ from diffubias.ffr.prompts import render_prompt, subgroup_corpus
 
 REPO = Path(__file__).resolve().parents[1]
 PROMPTS = {"celebahq": "A photo of a smiling man", "utkface": "A photo of an old woman",
-           "spuco_animals": "A photo of a waterbird on land"}
+           "spuco_animals": "A photo of a waterbird on land", "waterbirds": "A photo of a waterbird on land"}
 
 
 def write_fixture(root: Path, name: str, aligned: int = 20, conflicting: int = 6) -> Path:
@@ -56,7 +56,8 @@ def test_import_reaches_the_bias_ratio_and_the_preset_prompts(name, tmp_path):
     test = load_split(tmp_path / "data" / name, "test", None, 8)
     assert len(test) == 2 * n_cls * len(spec.bias_values)
     vocab = load_vocabulary(tmp_path / "data" / name)
-    preset = yaml.safe_load((REPO / "presets" / f"ffr_{name}.yaml").read_text())
+    preset_file = REPO / "presets" / f"ffr_{name}.yaml"  # FFR's datasets; Waterbirds has its own (DDB) preset
+    preset = yaml.safe_load((preset_file if preset_file.is_file() else REPO / "presets" / f"{name}.yaml").read_text())
     merged = parse_params({**yaml.safe_load((REPO / "params.yaml").read_text()), **preset})
     assert merged.ffr.template == spec.template and merged.grid.benchmarks == (name,)
     prompts = [c["text"] for c in subgroup_corpus(vocab, merged.ffr.template)]

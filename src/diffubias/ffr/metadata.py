@@ -1,4 +1,4 @@
-"""Datasets described by a ``metadata.csv`` (CelebA-HQ, UTK-Face, SpuCo Animals) as LfF-layout benchmarks.
+"""Datasets described by a ``metadata.csv`` (CelebA-HQ, UTK-Face, SpuCo Animals, Waterbirds) as LfF-layout benchmarks.
 
 A row names an image (``path_column``), its class (``y``), its bias attribute and its split. The
 importer links every image into ``<out>/<ratio>pct/{align,conflict}/<class>/<stem>_<class>_<bias><ext>``,
@@ -48,6 +48,9 @@ METADATA_DATASETS: dict[str, MetadataSpec] = {
     "spuco_animals": MetadataSpec(("small dog", "big dog", "landbird", "waterbird"),
                                   ("indoors", "outdoors", "on land", "on water"), (0, 1, 2, 3),
                                   "A photo of a {class} {bias}", bias_column="place", bias_kind="background"),
+    # Waterbirds (Sagawa et al.; DDB's benchmark): its own metadata.csv (img_filename, y, split, place).
+    "waterbirds": MetadataSpec(("landbird", "waterbird"), ("land", "water"), (0, 1), "A photo of a {class} on {bias}",
+                               bias_column="place", path_column="img_filename", bias_kind="background"),
 }
 
 
