@@ -34,3 +34,6 @@ def test_timing_sums_the_slice_and_claims_compare_measured_points(tmp_path, monk
     lines = claims(ablation_frame())
     assert "F1 95.0 vs 80.0" in lines[0].replace("pseudo-group ", "") and "synthetic higher in 2 of 3" in lines[0]
     assert "best Recipe I at scale 7" in lines[1]
+    # no reference classifier (real data): the alignment rate is missing and the line still renders
+    ablation = ablation_frame().assign(alignment_rate=None)
+    assert "n/a % aligned" in claims(ablation)[1]

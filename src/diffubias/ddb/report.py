@@ -90,6 +90,10 @@ def timing_frame() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _num(value) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{float(value):.1f}"
+
+
 def claims(ablation: pd.DataFrame) -> list[str]:
     """The paper's two ablation claims, checked on every cell that has the ablation (measured, either way)."""
     if ablation.empty:
@@ -97,6 +101,8 @@ def claims(ablation: pd.DataFrame) -> list[str]:
     out = []
     src = ablation[ablation.ablation == "ba_source"]
     for (b, r, s), g in src.groupby(["benchmark", "ratio", "seed"]):
+        if not {"synthetic", "real"} <= set(g.setting):
+            continue
         syn, real = g[g.setting == "synthetic"].iloc[0], g[g.setting == "real"].iloc[0]
         parts = [f"{k} {syn[c]:.1f} vs {real[c]:.1f}" for k, c in
                  (("pseudo-group F1", "pseudo_f1"), ("Recipe I unbiased", "recipe1_unbiased_acc"),
@@ -109,7 +115,7 @@ def claims(ablation: pd.DataFrame) -> list[str]:
     for (b, r, s), g in gui.groupby(["benchmark", "ratio", "seed"]):
         g = g.assign(scale=g.setting.astype(float)).sort_values("scale")
         best = g.loc[g.recipe1_unbiased_acc.astype(float).idxmax()] if g.recipe1_unbiased_acc.notna().any() else None
-        seq = ", ".join(f"{x.scale:g}: {x.alignment_rate:.1f} % aligned / F1 {x.pseudo_f1:.1f}"
+        seq = ", ".join(f"{x.scale:g}: {_num(x.alignment_rate)} % aligned / F1 {_num(x.pseudo_f1)}"
                         + (f" / Recipe I {x.recipe1_unbiased_acc:.1f}" if pd.notna(x.recipe1_unbiased_acc) else "")
                         for x in g.itertuples())
         out.append(f"- Guidance scale, {b} {r} % seed {s}: {seq}"
