@@ -433,7 +433,7 @@ class DDBAblationParams:
     guidance_scales: tuple[float, ...] = (1.0, 3.0, 7.0, 15.0)
     images_per_class: int = 50         # sampled per guidance scale
     images_per_class_grid: tuple[int, ...] = (10, 20, 50, 100)  # prefixes of the ddb-sample folder
-    recipes: bool = True               # also train Recipe I per ablation point (costs a classifier each)
+    recipes: bool = False              # also train Recipe I per ablation point (costs a classifier each)
 
     def validate(self) -> None:
         _check(self.images_per_class >= 1, "ddb_ablation.images_per_class", "must be >= 1")
