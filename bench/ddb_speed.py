@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -18,25 +17,9 @@ import torch
 
 from diffubias.config import load_params
 from diffubias.data import benchmark_vocabulary, load_benchmark_split
-from diffubias.ddb import paths as ddb_paths
 from diffubias.ddb.diffusion import train_diffusion
+from diffubias.ddb.report import slice_seconds, stage_seconds
 from diffubias.ddb.sampling import synthesize
-
-STAGES = (("ddb-train-diffusion", "diffusion"), ("ddb-sample", "sample"), ("ddb-train-ba", "ba"),
-          ("ddb-ablate", "ablation"))
-
-
-def stage_walls(benchmark: str, ratio: str, seed: int) -> dict[str, float | None]:
-    """Wall seconds of each DDB stage of one cell, from the metrics it wrote (None if not run)."""
-    out: dict[str, float | None] = {}
-    for stage, kind in STAGES:
-        f = ddb_paths.metrics(kind, benchmark, ratio, seed)
-        out[stage] = json.loads(f.read_text())["cost"]["duration_s"] if f.is_file() else None
-    for run in ddb_paths.RECIPE_RUNS:
-        f = Path("reports/metrics/train") / run / f"{benchmark}/{ratio}pct/seed{seed}.json"
-        out[f"ddb-{run.split('_')[1]}"] = json.loads(f.read_text())["cost"]["duration_s"] if f.is_file() else None
-    return out
-
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -69,12 +52,13 @@ def main() -> None:
             ips = per_class * train.num_classes / (time.perf_counter() - t0)
         print(f"| {res} px | {list(p.channels)} | {result.steps_per_s:.2f} ({p.batch_size}) | "
               f"{ips:.1f} ({s.steps}, {s.guidance_scale:g}) |")
-    walls = stage_walls(args.benchmark, args.ratio, args.seed)
+    walls = stage_seconds(args.benchmark, args.ratio, args.seed)  # the same numbers as reports/ddb.md
     print(f"\nDDB stage wall times, {args.benchmark} {args.ratio}% seed {args.seed} (from the metrics JSONs):")
     for stage, sec in walls.items():
         print(f"  {stage:22s} {'not run' if sec is None else f'{sec:7.1f} s'}")
-    done = [v for k, v in walls.items() if v is not None and k != "ddb-ablate"]
-    print(f"  {'slice without ablation':22s} {sum(done):7.1f} s ({len(done)} stages run; target 600 s)")
+    total = slice_seconds(walls)
+    print(f"  {'slice without ablation':22s} " + ("incomplete: some stages not run" if total is None
+                                                  else f"{total:7.1f} s (target 600 s)"))
 
 
 if __name__ == "__main__":

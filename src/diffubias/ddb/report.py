@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from diffubias import reports
+from diffubias import paths, reports
 from diffubias.ddb import paths as ddb_paths
 
 COMPARED = ["vanilla", "lff", "groupdro", "ddb_recipe1", "ddb_recipe2", "oracle"]
@@ -70,23 +70,34 @@ def _duration(path: Path) -> float | None:
     return json.loads(path.read_text()).get("cost", {}).get("duration_s")
 
 
+SLICE = ("diffusion", "sample", "ba", *ddb_paths.RECIPE_RUNS, *(f"evaluate_{r}" for r in ddb_paths.RECIPE_RUNS))
+
+
+def stage_seconds(benchmark: str, ratio: str, seed: int) -> dict[str, float | None]:
+    """Wall seconds of each DDB stage of one cell, from the metrics it wrote (None where it has not run)."""
+    out = {kind: _duration(ddb_paths.metrics(kind, benchmark, ratio, seed))
+           for kind in ("diffusion", "sample", "ba", "ablation")}
+    for run in ddb_paths.RECIPE_RUNS:
+        out[run] = _duration(paths.train_metrics(run, benchmark, ratio, seed))
+        out[f"evaluate_{run}"] = _duration(paths.test_metrics(run, benchmark, ratio, seed))
+    return out
+
+
+def slice_seconds(seconds: dict[str, float | None]) -> float | None:
+    """The DDB slice of `dvc repro` (every stage in ``SLICE``); None until all of them have run."""
+    core = [seconds[k] for k in SLICE]
+    return round(sum(core), 1) if all(v is not None for v in core) else None
+
+
 def timing_frame() -> pd.DataFrame:
-    """Wall seconds of each DDB stage per cell (from the metrics each stage wrote), and the slice totals."""
+    """``stage_seconds`` of every cell with a diffusion model, plus the slice totals."""
     rows = []
-    for b, r, s, m in _cells("diffusion"):
-        row = {"benchmark": b, "ratio": r, "seed": s, "diffusion_steps_run": m.get("steps_run")}
-        for kind in ("diffusion", "sample", "ba", "ablation"):
-            row[kind] = _duration(ddb_paths.metrics(kind, b, r, s))
-        for run in ddb_paths.RECIPE_RUNS:
-            cell = Path(b) / f"{r}pct" / f"seed{s}.json"
-            row[run] = _duration(ddb_paths.METRICS.parent / "train" / run / cell)
-            row[f"evaluate_{run}"] = _duration(ddb_paths.METRICS.parent / "test" / run / cell)
-        core = [row[k] for k in ("diffusion", "sample", "ba", *ddb_paths.RECIPE_RUNS,
-                                 *(f"evaluate_{x}" for x in ddb_paths.RECIPE_RUNS))]
-        row["slice_s"] = round(sum(core), 1) if all(v is not None for v in core) else None
-        row["slice_with_ablation_s"] = (round(row["slice_s"] + row["ablation"], 1)
-                                        if row["slice_s"] is not None and row["ablation"] is not None else None)
-        rows.append(row)
+    for b, r, s, _ in _cells("diffusion"):
+        sec = stage_seconds(b, r, s)
+        total = slice_seconds(sec)
+        with_ablation = round(total + sec["ablation"], 1) if total is not None and sec["ablation"] is not None else None
+        rows.append({"benchmark": b, "ratio": r, "seed": s, **sec, "slice_s": total,
+                     "slice_with_ablation_s": with_ablation})
     return pd.DataFrame(rows)
 
 
@@ -104,11 +115,11 @@ def claims(ablation: pd.DataFrame) -> list[str]:
         if not {"synthetic", "real"} <= set(g.setting):
             continue
         syn, real = g[g.setting == "synthetic"].iloc[0], g[g.setting == "real"].iloc[0]
-        parts = [f"{k} {syn[c]:.1f} vs {real[c]:.1f}" for k, c in
-                 (("pseudo-group F1", "pseudo_f1"), ("Recipe I unbiased", "recipe1_unbiased_acc"),
-                  ("Recipe II unbiased", "recipe2_unbiased_acc")) if pd.notna(syn.get(c)) and pd.notna(real.get(c))]
-        wins = sum(float(syn[c]) > float(real[c]) for c in ("pseudo_f1", "recipe1_unbiased_acc", "recipe2_unbiased_acc")
-                   if pd.notna(syn.get(c)) and pd.notna(real.get(c)))
+        measured = [(k, float(syn[c]), float(real[c])) for k, c in
+                    (("pseudo-group F1", "pseudo_f1"), ("Recipe I unbiased", "recipe1_unbiased_acc"),
+                     ("Recipe II unbiased", "recipe2_unbiased_acc")) if pd.notna(syn.get(c)) and pd.notna(real.get(c))]
+        parts = [f"{k} {a:.1f} vs {b_:.1f}" for k, a, b_ in measured]
+        wins = sum(a > b_ for _, a, b_ in measured)
         out.append(f"- BA on synthetic vs real, {b} {r} % seed {s}: {'; '.join(parts)} "
                    f"(synthetic higher in {wins} of {len(parts)})")
     gui = ablation[ablation.ablation == "guidance"]
