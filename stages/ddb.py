@@ -75,7 +75,8 @@ def ddb_sample(benchmark: str = BENCHMARK, ratio: str = RATIO, seed: int = SEED,
 
 def ddb_train_ba(benchmark: str = BENCHMARK, ratio: str = RATIO, seed: int = SEED, params_file: Path = PARAMS) -> None:
     """Train the Bias Amplifier on the synthetic images (or, ddb_ba.source: real, on the biased train set)."""
-    from diffubias.ddb.amplifier import amplifier_method, group_match, pseudo_conflicting, train_amplifier
+    from diffubias.ddb.amplifier import (amplifier_method, amplifier_resolution, cue_following, group_match,
+                                         pseudo_conflicting, train_amplifier)
     from diffubias.ddb.sampling import load_synthetic
     from diffubias.training import evaluate, resolve_device, save_checkpoint
 
@@ -93,16 +94,20 @@ def ddb_train_ba(benchmark: str = BENCHMARK, ratio: str = RATIO, seed: int = SEE
         mask = pseudo_conflicting(ba, train.images, train.labels, device)
         match = group_match(mask, ~train.aligned)  # evaluation only: true groups never reach training
         on_train = headline(evaluate(ba, train, device))
+        cues = cue_following(ba, valid, device)  # evaluation only: what the BA reads on conflicting samples
         run.log_metrics(match, prefix="pseudo.")
+        run.log_metrics(cues, prefix="valid_conflicting.")
     meta = {"arch": p.arch or params.train.arch, "num_classes": train.num_classes,
-            "image_size": params.data.image_size, "method": amplifier_method(params), "run": "ddb_ba",
+            "image_size": amplifier_resolution(params), "method": amplifier_method(params), "run": "ddb_ba",
             "source": p.source, "benchmark": benchmark, "ratio": ratio, "seed": seed}
     save_checkpoint(ba, ddb_paths.amplifier_checkpoint(benchmark, ratio, seed), meta)
     write_json(ddb_paths.metrics("ba", benchmark, ratio, seed),
                {"source": p.source, "source_images": len(source), "pseudo_groups": match,
-                "ba_on_real_train": on_train, "ba_on_valid": headline(result.valid_metrics), "cost": run.cost})
+                "ba_on_real_train": on_train, "ba_on_valid": headline(result.valid_metrics),
+                "ba_on_valid_conflicting": cues, "cost": run.cost})
     typer.echo(f"ddb BA ({p.source}, {len(source)} images): pseudo-conflicting precision {match['precision']}% "
-               f"recall {match['recall']}% ({match['pseudo_conflicting']} flagged)")
+               f"recall {match['recall']}% ({match['pseudo_conflicting']} flagged); on conflicting validation "
+               f"samples it predicts the class {cues['follows_class']}%, the bias's class {cues['follows_bias']}%")
 
 
 __all__ = ["ddb_train_diffusion", "ddb_sample", "ddb_train_ba"]

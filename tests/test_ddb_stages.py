@@ -14,7 +14,7 @@ TINY_DDB = {
                       "warmup_steps": 1, "checkpoint_every": 2},
     "ddb_sample": {"images_per_class": 2, "steps": 2, "batch_size": 10,
                    "reference": str(REFERENCE) if (REFERENCE / "model.safetensors").is_file() else ""},
-    "ddb_ba": {"epochs": 1},
+    "ddb_ba": {"epochs": 1, "resolution": 8},  # the BA works at 8 px on 16 px images
     "ddb_ablation": {"guidance_scales": [1.0, 7.0], "images_per_class": 1, "images_per_class_grid": [1, 2, 5]},
 }
 
@@ -23,6 +23,8 @@ TINY_DDB = {
 def test_ddb_stages_end_to_end(tiny_data_root, tmp_path, monkeypatch):
     from stages import ddb, ddb_recipes, ddb_report
     from stages.evaluate import evaluate
+
+    from diffubias.training import load_checkpoint
 
     monkeypatch.chdir(tmp_path)
     params = {"data": {"root": str(tiny_data_root), "image_size": 16},
@@ -42,6 +44,8 @@ def test_ddb_stages_end_to_end(tiny_data_root, tmp_path, monkeypatch):
     ba = json.loads(Path("reports/metrics/ddb/ba/colour/5pct/seed0.json").read_text())
     assert ba["source"] == "synthetic" and ba["source_images"] == 20
     assert ba["pseudo_groups"]["true_conflicting"] == 20  # 5 % of 400, counted for evaluation only
+    _, ba_meta = load_checkpoint(Path("models/ddb/ba/colour/5pct/seed0/model.safetensors"))
+    assert ba_meta["image_size"] == 8
     for run in ddb_recipes.RECIPES:
         ddb_recipes.make_command(run)(**cell)
         evaluate(run=run, **cell)

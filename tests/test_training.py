@@ -51,6 +51,30 @@ def test_selection_last_vs_valid(tiny_params):
     assert scores[best.selected_epoch - 1] == max(scores)
 
 
+@pytest.mark.parametrize("arch", ARCHITECTURES.names())
+def test_a_classifier_resizes_other_inputs_to_its_size(arch):
+    torch.manual_seed(0)
+    model = build_model(arch, 10, 8).eval()
+    x = torch.randn(2, 3, 16, 16)
+    same = model.fit_input(torch.randn(2, 3, 8, 8))
+    assert model.fit_input(x).shape == (2, 3, 8, 8) and same.shape == (2, 3, 8, 8)
+    expected = model(torch.nn.functional.avg_pool2d(x, 2))  # area resize by 2 is a 2x2 mean
+    assert torch.allclose(model(x), expected, atol=1e-5)
+    assert model.features(x).shape == (2, model.feature_dim)
+
+
+def test_conv_weights_are_channels_last_and_survive_a_checkpoint(tmp_path):
+    model = build_model("cnn", 10, 8)
+    conv = model.body[0][0].weight
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    save_checkpoint(model, tmp_path / "m.safetensors", {"arch": "cnn", "num_classes": 10, "image_size": 8})
+    loaded, _ = load_checkpoint(tmp_path / "m.safetensors")
+    assert loaded.body[0][0].weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.randn(3, 3, 32, 32)
+    model.eval()
+    assert torch.allclose(model(x), loaded(x)) and loaded.image_size == 8
+
+
 def test_checkpoint_roundtrip(tmp_path):
     model = build_model("cnn", 10, 16)
     meta = {"arch": "cnn", "num_classes": 10, "image_size": 16, "selected_epoch": 4}

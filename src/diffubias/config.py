@@ -396,10 +396,12 @@ class DDBAmplifierParams:
     q: float = 0.7                     # GCE exponent
     epochs: int = 10                   # always the last epoch (no selection on unbiased data)
     arch: str = "cnn"                  # a conv net reads the bias across the synthetic->real gap; "" = train.arch
+    resolution: int = 16               # px the BA sees (inputs area-resized); 0 = data.image_size
 
     def validate(self) -> None:
         _check(0.0 < self.q <= 1.0, "ddb_ba.q", f"must be in (0, 1], got {self.q}")
         _check(self.epochs >= 1, "ddb_ba.epochs", f"must be >= 1, got {self.epochs}")
+        _check(self.resolution >= 0, "ddb_ba.resolution", f"must be >= 0 (0 = data.image_size), got {self.resolution}")
 
 
 @dataclass(frozen=True)

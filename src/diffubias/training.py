@@ -108,11 +108,12 @@ class FitResult:
 
 
 def fit(method_name: str, train: ImageSet, valid: ImageSet, params: Params, seed: int,
-        progress: bool = True, init: Callable[[Method], None] | None = None) -> FitResult:
+        progress: bool = True, init: Callable[[Method], None] | None = None, image_size: int = 0) -> FitResult:
     """Train ``method_name`` on ``train``; select on ``valid`` (or take the last epoch).
 
     ``init`` is called once on the built method before the first epoch (e.g. to load pretrained
-    weights into ``method.model`` or freeze layers: FFR's stage 2).
+    weights into ``method.model`` or freeze layers: FFR's stage 2). ``image_size`` is the size the
+    model is built for (0 = ``data.image_size``); inputs of another size are resized to it.
     """
     tp = params.train
     if tp.threads > 0:
@@ -120,7 +121,7 @@ def fit(method_name: str, train: ImageSet, valid: ImageSet, params: Params, seed
     device = resolve_device(tp.device)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    method = get_method(method_name)(MethodContext(train, params, params.data.image_size, device, seed, valid))
+    method = get_method(method_name)(MethodContext(train, params, image_size or params.data.image_size, device, seed, valid))
     if init is not None:
         init(method)
     curve: list[dict[str, float]] = []

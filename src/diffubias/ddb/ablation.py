@@ -14,7 +14,7 @@ import torch
 
 from diffubias.config import Params
 from diffubias.data import ImageSet, Vocabulary
-from diffubias.ddb.amplifier import group_match, pseudo_conflicting, train_amplifier
+from diffubias.ddb.amplifier import cue_following, group_match, pseudo_conflicting, train_amplifier
 from diffubias.metrics import headline
 
 _TEST_KEYS = ("unbiased_acc", "worst_group_acc", "conflicting_acc", "balanced_acc")
@@ -37,7 +37,8 @@ def ablation_point(source: ImageSet, train: ImageSet, valid: ImageSet, test: Ima
     ba = train_amplifier(source, valid, params, seed, progress=False).method.model
     out: dict[str, Any] = {"source_images": len(source),
                            "pseudo": group_match(pseudo_conflicting(ba, train.images, train.labels, device),
-                                                 ~train.aligned)}
+                                                 ~train.aligned),
+                           "valid_conflicting": cue_following(ba, valid, device)}
     for method in recipes:
         out[method] = _recipe(method, train, valid, test, ba, params, seed, device)
     out["seconds"] = round(time.perf_counter() - t0, 1)

@@ -28,11 +28,17 @@ def amplifier_method(params: Params) -> str:
     return "gce" if params.ddb_ba.loss == "gce" else "erm"
 
 
+def amplifier_resolution(params: Params) -> int:
+    """The size the BA is built for (``ddb_ba.resolution``, 0 = ``data.image_size``); inputs are resized to it."""
+    return params.ddb_ba.resolution or params.data.image_size
+
+
 def train_amplifier(source: ImageSet, valid: ImageSet, params: Params, seed: int, progress: bool = True):
     """Train the BA on ``source`` (synthetic or real images); returns the shared trainer's FitResult."""
     from diffubias.training import fit
 
-    return fit(amplifier_method(params), source, valid, amplifier_params(params), seed, progress=progress)
+    return fit(amplifier_method(params), source, valid, amplifier_params(params), seed, progress=progress,
+               image_size=amplifier_resolution(params))
 
 
 @torch.no_grad()
@@ -47,6 +53,31 @@ def pseudo_conflicting(amplifier: torch.nn.Module, images: torch.Tensor, labels:
         preds.append(amplifier(normalize(images[start:start + batch_size].to(device))).argmax(1).cpu())
     pred = torch.cat(preds) if preds else torch.empty(0, dtype=torch.long)
     return pred != labels.long().cpu()
+
+
+@torch.no_grad()
+def cue_following(amplifier: torch.nn.Module, data: ImageSet, device: torch.device | str = "cpu") -> dict[str, float]:
+    """On ``data``'s bias-conflicting samples: how often the BA predicts the class (it read the target cue)
+    vs the class whose aligned bias value the sample carries (it read the bias). Evaluation only.
+
+    A Bias Amplifier should follow the bias: a high ``follows_class`` means it learned the target
+    feature instead and will flag few real conflicting samples.
+    """
+    from diffubias.training import predict
+
+    conflicting = ~data.aligned
+    n = int(conflicting.sum())
+    if n == 0:
+        return {"conflicting_samples": 0, "follows_class": 0.0, "follows_bias": 0.0}
+    aligned = data.aligned_bias or list(range(data.num_classes))
+    class_of_bias = torch.full((data.num_bias,), -1, dtype=torch.long)
+    for cls, value in enumerate(aligned):
+        class_of_bias[value] = cls
+    pred = predict(amplifier, data, torch.device(device))[conflicting]
+    bias_class = class_of_bias[data.bias[conflicting].long()]
+    return {"conflicting_samples": n,
+            "follows_class": round(100.0 * float((pred == data.labels[conflicting]).float().mean()), 2),
+            "follows_bias": round(100.0 * float((pred == bias_class).float().mean()), 2)}
 
 
 def pseudo_groups(labels: torch.Tensor, conflicting: torch.Tensor) -> torch.Tensor:

@@ -41,10 +41,12 @@ def diagnostics_frame() -> pd.DataFrame:
                                               real_train_alignment_rate=m.get("real_train_alignment_rate"),
                                               class_fidelity=m.get("class_fidelity"), sample_images_per_s=m.get("images_per_s"))
     for b, r, s, m in _cells("ba"):
-        pg = m.get("pseudo_groups", {})
+        pg, cues = m.get("pseudo_groups", {}), m.get("ba_on_valid_conflicting", {})
         rows.setdefault((b, r, s), {}).update(ba_source=m.get("source"), pseudo_precision=pg.get("precision"),
                                               pseudo_recall=pg.get("recall"), pseudo_flagged=pg.get("pseudo_conflicting"),
-                                              true_conflicting=pg.get("true_conflicting"))
+                                              true_conflicting=pg.get("true_conflicting"),
+                                              ba_follows_bias=cues.get("follows_bias"),
+                                              ba_follows_class=cues.get("follows_class"))
     return pd.DataFrame([{"benchmark": b, "ratio": r, "seed": s, **v} for (b, r, s), v in sorted(rows.items())])
 
 
@@ -58,6 +60,7 @@ def ablation_frame() -> pd.DataFrame:
                 row = {"benchmark": b, "ratio": r, "seed": s, "ablation": kind, "setting": str(point[key]),
                        "alignment_rate": point.get("alignment_rate"), "skipped": point.get("skipped", "")}
                 row.update({f"pseudo_{k}": point.get("pseudo", {}).get(k) for k in ("precision", "recall", "f1")})
+                row.update({f"ba_{k}": point.get("valid_conflicting", {}).get(k) for k in ("follows_bias", "follows_class")})
                 for method, tag in (("ddb_groupdro", "recipe1"), ("ddb_lff", "recipe2")):
                     row.update({f"{tag}_{k}": point.get(method, {}).get(k) for k in ("worst_group_acc", "unbiased_acc")})
                 rows.append(row)
@@ -167,18 +170,22 @@ def render(results: pd.DataFrame, diagnostics: pd.DataFrame, ablation: pd.DataFr
     parts.append("\n## DDB diagnostics\n\nAlignment rate = share of images whose bias value, as read by the reference "
                  "classifier, is the class's aligned value (synthetic vs the real biased train set). Pseudo-group "
                  "precision / recall = of the real train samples the BA gets wrong ('conflicting'), the share truly "
-                 "conflicting, and the share of true conflicting samples caught.\n\n"
+                 "conflicting, and the share of true conflicting samples caught. BA follows bias / class = on the "
+                 "conflicting samples of the unbiased validation split, how often the BA predicts the class whose "
+                 "aligned bias value the image carries (what a Bias Amplifier should do) / the true class (it "
+                 "learned the target feature instead).\n\n"
                  + _table(diagnostics, ["benchmark", "ratio"],
                           ["alignment_rate", "real_train_alignment_rate", "class_fidelity", "pseudo_precision",
-                           "pseudo_recall", "pseudo_flagged", "true_conflicting", "diffusion_steps_per_s",
-                           "sample_images_per_s"]))
+                           "pseudo_recall", "pseudo_flagged", "true_conflicting", "ba_follows_bias", "ba_follows_class",
+                           "diffusion_steps_per_s", "sample_images_per_s"]))
     names = {"guidance": "Guidance scale", "images_per_class": "Synthetic images per class (prefixes of the "
              "ddb-sample folder)", "ba_source": "Bias Amplifier trained on synthetic vs real images"}
     for kind, title in names.items():
         g = ablation[ablation.ablation == kind] if not ablation.empty else ablation
         if not g.empty:
             g = g[g.skipped == ""]
-        cols = ["alignment_rate", "pseudo_precision", "pseudo_recall", "pseudo_f1", "recipe1_worst_group_acc",
+        cols = ["alignment_rate", "pseudo_precision", "pseudo_recall", "pseudo_f1", "ba_follows_bias",
+                "ba_follows_class", "recipe1_worst_group_acc",
                 "recipe1_unbiased_acc", "recipe2_worst_group_acc", "recipe2_unbiased_acc"]
         if g is not None and not g.empty:
             cols = [c for c in cols if g[c].notna().any()]
