@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 from mlflow.tracking import MlflowClient
 
 from diffubias.config import TrackingParams
@@ -32,6 +33,7 @@ def test_one_run_with_params_metrics_tags_and_cost(tmp_path):
     assert r.data.metrics["valid.unbiased_acc"] == 42.0 and "skipped" not in r.data.metrics
     assert r.data.tags["stage"] == "train-vanilla" and r.data.tags["cell"] == "colour-1-0"
     assert "mlflow.source.git.commit" in r.data.tags and "energy_source" in r.data.tags
+    assert r.data.tags["torch"] == torch.__version__ and r.data.tags["cpu_capability"]
     history = MlflowClient(tracking_uri()).get_metric_history(r.info.run_id, "loss")
     assert [(m.step, m.value) for m in history] == [(1, 2.0), (2, 1.0)]
 
