@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "generate": "stages.generate:generate",
     "train-debiased": "stages.train_debiased:train_debiased",
     "report-diffubias": "stages.report_diffubias:report_diffubias",
+    "diffubias-grid": "stages.diffubias_grid:diffubias_grid",
     "ddb-train-diffusion": "stages.ddb:ddb_train_diffusion",
     "ddb-sample": "stages.ddb:ddb_sample",
     "ddb-train-ba": "stages.ddb:ddb_train_ba",

@@ -12,6 +12,7 @@ import typer
 
 from diffubias import paths
 from diffubias.config import Params, as_flat_dict
+from diffubias.resume import CONFIG_KEY, status
 from diffubias.tracking import track_stage, write_json
 from stages.common import BENCHMARK, PARAMS, RATIO, SEED, params_from
 
@@ -58,6 +59,23 @@ def ffr_generate(benchmark: str = BENCHMARK, params_file: Path = PARAMS) -> None
                f"{stats.images_per_s:.2f} images/s) -> {out}; subgroup fidelity {fidelity.get('subgroup_fidelity')}")
 
 
+TRAIN_KEYS = ("images", "images_ratio", "max_images", "lr_grid", "stage1_epochs", "select_metric")
+
+
+def run_fingerprint(params: Params, run: str, benchmark: str, ratio: str, seed: int) -> str:
+    """What an FFR run reads (the params its DVC stage declares, its cell, its pool's plan and settings)."""
+    from diffubias.ffr.cells import synthetic_dir
+    from diffubias.generation import MANIFEST, SETTINGS
+    from diffubias.resume import files_digest, fingerprint
+
+    pool = synthetic_dir(benchmark)
+    ffr = {k: getattr(params.ffr, k) for k in TRAIN_KEYS}
+    extra = {} if run == PRETRAIN_RUN else {"groupdro": params.groupdro, "resample": params.resample,
+                                            "dfr": params.dfr, "frozen_bn": params.ffr.frozen_bn}
+    return fingerprint(run=run, benchmark=benchmark, ratio=ratio, seed=seed, data=params.data, train=params.train,
+                       ffr=ffr, pool=files_digest([pool / MANIFEST, pool / SETTINGS]), **extra)
+
+
 def _save(state: dict, params: Params, num_classes: int, meta: dict, path: Path) -> None:
     from diffubias.models import build_model
     from diffubias.training import save_checkpoint
@@ -88,7 +106,8 @@ def ffr_pretrain(benchmark: str = BENCHMARK, ratio: str = RATIO, seed: int = SEE
     write_json(paths.train_metrics(PRETRAIN_RUN, benchmark, ratio, seed), {
         "valid": {k: res.fit.valid_metrics[k] for k in ("unbiased_acc", "worst_group_acc", "balanced_acc")},
         "lr": res.lr, "lr_scores": {str(k): v for k, v in res.scores.items()}, "train_samples": len(train),
-        **cell.plan.summary(), "cost": run.cost})
+        **cell.plan.summary(), "cost": run.cost,
+        CONFIG_KEY: run_fingerprint(params, PRETRAIN_RUN, benchmark, ratio, seed)})
     typer.echo(f"ffr-pretrain {benchmark} {ratio}% seed {seed}: {len(train)} synthetic images, lr {res.lr}, "
                f"valid balanced {res.fit.valid_metrics['balanced_acc']:.2f}")
 
@@ -119,7 +138,8 @@ def train_ffr_run(run_name: str, benchmark: str, ratio: str, seed: int, params: 
             "selected_epoch": phases[-1]["selected_epoch"] if phases else None}
     _save(state, params, cell.real.num_classes, meta, paths.checkpoint(run_name, benchmark, ratio, seed))
     metrics = {"run": run_name, "pretrained": spec.pretrained, "phases": phases, **cell.plan.summary(),
-               "seconds": round(time.perf_counter() - t0, 2), "cost": run.cost}
+               "seconds": round(time.perf_counter() - t0, 2), "cost": run.cost,
+               CONFIG_KEY: run_fingerprint(params, run_name, benchmark, ratio, seed)}
     write_json(paths.train_metrics(run_name, benchmark, ratio, seed), metrics)
     evaluate(run=run_name, benchmark=benchmark, ratio=ratio, seed=seed, params_file=params_file)
     return metrics
@@ -174,14 +194,32 @@ def ffr_tsne(benchmark: str = BENCHMARK, ratio: str = RATIO, seed: int = SEED, p
     typer.echo(f"ffr-tsne -> {out}; 5-NN real/synthetic accuracy {scores}")
 
 
+def _needs_run(run: str, benchmark: str, ratio: str, seed: int, params: Params, force: bool,
+               reuse_unrecorded: bool = False) -> bool:
+    """Whether ffr-grid must (re)train ``run``: forced, never run, or run with other settings than now."""
+    state = status(paths.train_metrics(run, benchmark, ratio, seed), run_fingerprint(params, run, benchmark, ratio, seed))
+    ok = ("current", "unrecorded") if reuse_unrecorded else ("current",)
+    done = state in ok and (run == PRETRAIN_RUN or paths.test_metrics(run, benchmark, ratio, seed).is_file())
+    if not force and not done and state != "missing":
+        typer.echo(f"ffr-grid: {run} {benchmark} {ratio}% seed {seed}: existing result is {state} "
+                   f"(made with other params or before fingerprints); retraining")
+    return force or not done
+
+
 def ffr_grid(
     runs: str = typer.Option("", "--runs", help="Comma-separated runs, 'all', or '' for ffr.runs."),
     tsne: bool = typer.Option(True, help="Also draw the t-SNE figure of every cell that has usb/asb/ffr-erm."),
-    force: bool = typer.Option(False, help="Retrain runs whose test metrics already exist."),
+    force: bool = typer.Option(False, help="Retrain runs that have a result made with the current params."),
+    reuse_unrecorded: bool = typer.Option(False, help="Keep results that predate fingerprints (no record of "
+                                          "their params) instead of retraining them; use only if you know their params."),
     generate: bool = typer.Option(True, help="Run ffr-generate first (--no-generate: use the pool as it is)."),
     params_file: Path = PARAMS,
 ) -> None:
-    """Outside DVC: every benchmark × ratio × seed of `grid` for the chosen runs, in one process (resumable)."""
+    """Outside DVC: every benchmark × ratio × seed of `grid` for the chosen runs, in one process.
+
+    Resumable: a run is kept only if its recorded config fingerprint matches the current params and pool;
+    a missing, different or unrecorded one is retrained (and a retrained stage 1 retrains its stage-2 runs).
+    """
     from diffubias.ffr.runs import FFR_RUNS, check_runs, get_run
 
     params = params_from(params_file)
@@ -193,10 +231,12 @@ def ffr_grid(
         for ratio in params.grid.ratios:
             for seed in params.grid.seeds:
                 needs_pretrain = any(get_run(n).pretrained for n in names)
-                if needs_pretrain and (force or not paths.checkpoint(PRETRAIN_RUN, benchmark, ratio, seed).is_file()):
+                retrained = needs_pretrain and _needs_run(PRETRAIN_RUN, benchmark, ratio, seed, params, force, reuse_unrecorded)
+                if retrained:
                     ffr_pretrain(benchmark, ratio, seed, params_file)
                 for name in names:
-                    if force or not paths.test_metrics(name, benchmark, ratio, seed).is_file():
+                    stale_stage1 = retrained and get_run(name).pretrained
+                    if stale_stage1 or _needs_run(name, benchmark, ratio, seed, params, force, reuse_unrecorded):
                         train_ffr_run(name, benchmark, ratio, seed, params, params_file)
                 if tsne and all(paths.checkpoint(r, benchmark, ratio, seed).is_file() for r in TSNE_RUNS):
                     ffr_tsne(benchmark, ratio, seed, params_file)
