@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "train-debiased": "stages.train_debiased:train_debiased",
     "report-diffubias": "stages.report_diffubias:report_diffubias",
     "diffubias-grid": "stages.diffubias_grid:diffubias_grid",
+    "diagnose-generated": "stages.diagnose_generated:diagnose_generated",
     "ddb-train-diffusion": "stages.ddb:ddb_train_diffusion",
     "ddb-sample": "stages.ddb:ddb_sample",
     "ddb-train-ba": "stages.ddb:ddb_train_ba",

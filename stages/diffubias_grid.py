@@ -2,7 +2,8 @@
 
 For the full benchmark × ratio × seed table of `reports/diffubias.md`. Per cell it runs exactly what the
 DVC stages run, in their order and writing their files: train-biased, mine, caption, then per variant
-filter, generate, train-debiased and evaluate. Generation dominates (~95 % of a cell on a CPU) and is
+filter, generate, train-debiased and evaluate (and `diagnose-generated` for `diffubias` when
+generate.reference is set). Generation dominates (~95 % of a cell on a CPU) and is
 resumable image by image, so an interrupted cell resumes where it stopped. A finished cell records its
 config fingerprint and per-step wall times in ``reports/metrics/diffubias-grid/<cell>.json``; a later call
 skips it only while that fingerprint matches the current params and models. ``--part K/N`` runs every
@@ -53,6 +54,7 @@ def run_cell(benchmark: str, ratio: str, seed: int, variants: tuple[str, ...], p
              params_file: Path) -> dict[str, float]:
     """The DVC stages of one cell, in order; returns each step's wall time in seconds."""
     from stages.caption import caption
+    from stages.diagnose_generated import diagnose_generated
     from stages.evaluate import evaluate
     from stages.filter_captions import filter_command
     from stages.generate import generate
@@ -69,6 +71,8 @@ def run_cell(benchmark: str, ratio: str, seed: int, variants: tuple[str, ...], p
                   (f"train-debiased/{v}", lambda v=v: train_debiased(benchmark, ratio, seed, v, params_file)),
                   (f"evaluate/{v}", lambda v=v: evaluate(run=v, benchmark=benchmark, ratio=ratio, seed=seed,
                                                          params_file=params_file))]
+    if "diffubias" in variants and params.generate.reference:  # the evaluation-only label-noise diagnostic
+        steps.append(("diagnose-generated", lambda: diagnose_generated(benchmark, ratio, seed, "diffubias", params_file)))
     seconds = {}
     for name, step in steps:
         typer.echo(f"diffubias-grid {benchmark} {ratio}% seed {seed}: {name}")

@@ -25,7 +25,15 @@ def report_diffubias(params_file: Path = PARAMS) -> None:
              "only); captions kept by the text filter; fidelity of the generated images by the reference "
              "classifier (class = the labelled class; conflicting = bias value differs from the class's aligned "
              "value); throughput in images/s; energy of mine + caption + filter + generate.\n\n",
-             rep.diagnostics_table(diag), "\n## Images and captions\n"]
+             rep.diagnostics_table(diag),
+             "\n### What the generator's label noise costs (evaluation-only diagnostic)\n\n"
+             "`diagnose-generated` retrains the debiased model (same method, params and seed) on the real train "
+             "set plus: only the generated images the reference classifier recognises as their labelled class "
+             "(label-clean); a seeded random subset of X_gen of the same size (size-matched); every generated "
+             "image labelled with the class the reference sees (relabelled). It reads the reference classifier, "
+             "so these numbers explain DiffuBias's result and are not DiffuBias results. Unbiased accuracy (%), "
+             "generated images used in brackets.\n\n", rep.label_noise_table(),
+             "\n## Images and captions\n"]
     FIGURES.mkdir(parents=True, exist_ok=True)
     for b in params.grid.benchmarks:
         for r in params.grid.ratios:

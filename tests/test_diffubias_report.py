@@ -33,6 +33,13 @@ def test_tables_and_diagnostics_from_stage_outputs(tmp_path, monkeypatch):
     row = diag[diag.variant == "diffubias"].iloc[0]
     assert (row.precision_at_k, row.keep_rate, row.class_fidelity, row.top_words) == (92.0, 0.8, 70.0, "red circle")
     assert row.energy_wh == 2.0 and "| diffubias | colour |" in rep.diagnostics_table(diag)
+    assert "no diagnose-generated" in rep.label_noise_table()
+    _write("reports/metrics/diagnose/diffubias/colour/1pct/seed0.json",
+           {"generated": 500, "label_clean": {"generated_samples": 350, "unbiased_acc": 70.5},
+            "size_matched": {"generated_samples": 350, "unbiased_acc": 55.25},
+            "relabelled": {"generated_samples": 0, "skipped": "no image"}})
+    assert ("| colour | 1% | 0 | 20.00 | 60.00 (500) | 70.00 | 70.50 (350) | 55.25 (350) | skipped (0) |"
+            in rep.label_noise_table())
 
 
 def test_grid_has_one_row_per_class(tmp_path):

@@ -129,3 +129,46 @@ def test_diffubias_grid_runs_every_step_records_the_cell_and_resumes_only_curren
     assert (g["images"], g["written"], g["already_present"]) == (12, 2, 10)
     with pytest.raises(ConfigError, match="--part"):
         parse_part("3/2")
+
+
+def test_generated_arms_split_by_the_reference_and_keep_sizes():
+    import torch
+
+    from diffubias.data import ImageSet
+    from stages.diagnose_generated import generated_arms
+
+    gen = ImageSet(torch.zeros(6, 3, 4, 4, dtype=torch.uint8), torch.tensor([0, 1, 2, 0, 1, 2]),
+                   torch.full((6,), -1), [f"generated/{i}.png" for i in range(6)], 3, 3, [0, 1, 2])
+    seen = torch.tensor([0, 2, 2, 1, 1, 0])  # the reference recognises images 0, 2, 4
+    arms = generated_arms(gen, seen, seed=0)
+    assert arms["label_clean"].paths == ["generated/0.png", "generated/2.png", "generated/4.png"]
+    assert len(arms["size_matched"]) == 3 and arms["size_matched"].paths == generated_arms(gen, seen, 0)[
+        "size_matched"].paths  # seeded
+    assert arms["relabelled"].labels.tolist() == seen.tolist() and len(arms["relabelled"]) == 6
+
+
+@pytest.mark.slow
+def test_diagnose_generated_retrains_on_each_arm(workdir):
+    import torch
+
+    from diffubias.foundation.reference import ReferenceClassifier, save_reference
+    from stages.diagnose_generated import diagnose_generated, diagnose_metrics
+
+    mine.mine(**CELL, params_file=P)
+    caption.caption(**CELL, params_file=P)
+    filter_captions.filter_command(**CELL, variant="diffubias", params_file=P)
+    generate.generate(**CELL, variant="diffubias", params_file=P)
+    with pytest.raises(ConfigError, match="generate.reference"):
+        diagnose_generated(**CELL, variant="diffubias", params_file=P)
+    torch.manual_seed(0)
+    save_reference(ReferenceClassifier((4, 8), 16), workdir / "ref")
+    raw = yaml.safe_load(P.read_text())
+    raw["generate"]["reference"] = str(workdir / "ref")
+    P.write_text(yaml.safe_dump(raw))
+    diagnose_generated(**CELL, variant="diffubias", params_file=P)
+    d = json.loads(diagnose_metrics("diffubias", **CELL).read_text())
+    assert d["generated"] == 10 and d["relabelled"]["generated_samples"] == 10
+    assert d["label_clean"]["generated_samples"] == d["size_matched"]["generated_samples"] <= 10
+    for arm in ("label_clean", "size_matched", "relabelled"):  # an empty arm is skipped with the reason, not trained
+        assert ("skipped" in d[arm]) == (d[arm]["generated_samples"] == 0)
+        assert "skipped" in d[arm] or 0 <= d[arm]["unbiased_acc"] <= 100

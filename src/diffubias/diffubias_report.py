@@ -1,7 +1,7 @@
 """The DiffuBias report: Table 3 / Table 4 layouts, pipeline diagnostics, image grids.
 
 Reads only what the stages wrote: ``reports/metrics/test`` (accuracies), ``reports/metrics/{mine,
-caption,filter,generate}`` (diagnostics), the mined tables and generated manifests (grids).
+caption,filter,generate,diagnose}`` (diagnostics), the mined tables and generated manifests (grids).
 """
 from __future__ import annotations
 
@@ -74,6 +74,27 @@ def diagnostics_table(df: pd.DataFrame) -> str:
     for _, r in df.sort_values(["benchmark", "ratio", "seed", "variant"]).iterrows():
         lines.append("| " + " | ".join(_fmt(r[c]) for c in cols) + " |")
     return "\n".join(lines) + "\n"
+
+
+LABEL_NOISE_ARMS = ("label_clean", "size_matched", "relabelled")
+
+
+def label_noise_table() -> str:
+    """The `diagnose-generated` results: the method's accuracy next to the label-clean, size-matched and
+    reference-relabelled retrainings, one row per cell (unbiased accuracy, %; generated images in brackets)."""
+    tests = {(b, r, s): m for (b, r, s), m in _cells("test", "diffubias")}
+    vanilla = {(b, r, s): m for (b, r, s), m in _cells("test", "vanilla")}
+    fidelity = {cell: g.get("fidelity", {}).get("class_fidelity") for cell, g in _cells("generate", "diffubias")}
+    lines = ["| benchmark | ratio | seed | vanilla | DiffuBias (all X_gen) | class fidelity of X_gen | "
+             "label-clean X_gen | size-matched random X_gen | relabelled X_gen |", "|---" * 9 + "|"]
+    for (b, r, s), d in _cells("diagnose", "diffubias"):
+        arms = [d.get(a, {}) for a in LABEL_NOISE_ARMS]
+        cells = [f"{_fmt(a.get('unbiased_acc'))} ({a.get('generated_samples', 0)})" if "unbiased_acc" in a
+                 else f"skipped ({a.get('generated_samples', 0)})" for a in arms]
+        lines.append(f"| {b} | {r}% | {s} | {_fmt(vanilla.get((b, r, s), {}).get('unbiased_acc'))} | "
+                     f"{_fmt(tests.get((b, r, s), {}).get('unbiased_acc'))} ({d.get('generated')}) | "
+                     f"{_fmt(fidelity.get((b, r, s)))} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n" if len(lines) > 2 else "_no diagnose-generated metrics yet_\n"
 
 
 def ablation_table(summary: pd.DataFrame, metric: str = "unbiased_acc") -> str:
