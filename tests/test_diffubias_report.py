@@ -40,6 +40,12 @@ def test_tables_and_diagnostics_from_stage_outputs(tmp_path, monkeypatch):
             "relabelled": {"generated_samples": 0, "skipped": "no image"}})
     assert ("| colour | 1% | 0 | 20.00 | 60.00 (500) | 70.00 | 70.50 (350) | 55.25 (350) | skipped (0) |"
             in rep.label_noise_table())
+    _write("reports/metrics/diagnose/diffubias/colour/1pct/seed1.json",
+           {"generated": 500, "label_clean": {"generated_samples": 340, "unbiased_acc": 72.5},
+            "size_matched": {"generated_samples": 340, "unbiased_acc": 57.25},
+            "relabelled": {"generated_samples": 0, "skipped": "no image"}})
+    assert "| colour | 1% | mean of 2 | 21.00 ± 1.41 | 62.00 ± 2.83 | – | 71.50 ± 1.41 | 56.25 ± 1.41 | – |" in (
+        rep.label_noise_table())
 
 
 def test_grid_has_one_row_per_class(tmp_path):

@@ -87,13 +87,21 @@ def label_noise_table() -> str:
     fidelity = {cell: g.get("fidelity", {}).get("class_fidelity") for cell, g in _cells("generate", "diffubias")}
     lines = ["| benchmark | ratio | seed | vanilla | DiffuBias (all X_gen) | class fidelity of X_gen | "
              "label-clean X_gen | size-matched random X_gen | relabelled X_gen |", "|---" * 9 + "|"]
+    groups: dict[tuple[str, str], list[list]] = {}
     for (b, r, s), d in _cells("diagnose", "diffubias"):
         arms = [d.get(a, {}) for a in LABEL_NOISE_ARMS]
+        values = [vanilla.get((b, r, s), {}).get("unbiased_acc"), tests.get((b, r, s), {}).get("unbiased_acc"),
+                  fidelity.get((b, r, s))] + [a.get("unbiased_acc") for a in arms]
+        groups.setdefault((b, r), []).append(values)
         cells = [f"{_fmt(a.get('unbiased_acc'))} ({a.get('generated_samples', 0)})" if "unbiased_acc" in a
                  else f"skipped ({a.get('generated_samples', 0)})" for a in arms]
-        lines.append(f"| {b} | {r}% | {s} | {_fmt(vanilla.get((b, r, s), {}).get('unbiased_acc'))} | "
-                     f"{_fmt(tests.get((b, r, s), {}).get('unbiased_acc'))} ({d.get('generated')}) | "
-                     f"{_fmt(fidelity.get((b, r, s)))} | " + " | ".join(cells) + " |")
+        lines.append(f"| {b} | {r}% | {s} | {_fmt(values[0])} | {_fmt(values[1])} ({d.get('generated')}) | "
+                     f"{_fmt(values[2])} | " + " | ".join(cells) + " |")
+    for (b, r), rows in groups.items():
+        if len(rows) > 1:  # mean ± std over seeds (a column with a missing value is left out)
+            cols = [[v for v in col if v is not None] for col in zip(*rows)]
+            stats = [f"{np.mean(c):.2f} ± {np.std(c, ddof=1):.2f}" if len(c) == len(rows) else "–" for c in cols]
+            lines.append(f"| {b} | {r}% | mean of {len(rows)} | " + " | ".join(stats) + " |")
     return "\n".join(lines) + "\n" if len(lines) > 2 else "_no diagnose-generated metrics yet_\n"
 
 
