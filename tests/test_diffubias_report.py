@@ -44,7 +44,7 @@ def test_tables_and_diagnostics_from_stage_outputs(tmp_path, monkeypatch):
            {"generated": 500, "label_clean": {"generated_samples": 340, "unbiased_acc": 72.5},
             "size_matched": {"generated_samples": 340, "unbiased_acc": 57.25},
             "relabelled": {"generated_samples": 0, "skipped": "no image"}})
-    assert "| colour | 1% | mean of 2 | 21.00 ± 1.41 | 62.00 ± 2.83 | – | 71.50 ± 1.41 | 56.25 ± 1.41 | – |" in (
+    assert "| colour | 1% | mean of 2 | 21.00 ± 1.00 | 62.00 ± 2.00 | – | 71.50 ± 1.00 | 56.25 ± 1.00 | – |" in (
         rep.label_noise_table())
 
 

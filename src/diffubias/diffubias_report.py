@@ -98,9 +98,9 @@ def label_noise_table() -> str:
         lines.append(f"| {b} | {r}% | {s} | {_fmt(values[0])} | {_fmt(values[1])} ({d.get('generated')}) | "
                      f"{_fmt(values[2])} | " + " | ".join(cells) + " |")
     for (b, r), rows in groups.items():
-        if len(rows) > 1:  # mean ± std over seeds (a column with a missing value is left out)
+        if len(rows) > 1:  # mean ± std over seeds (ddof 0, as every table here; a column with a missing value is left out)
             cols = [[v for v in col if v is not None] for col in zip(*rows)]
-            stats = [f"{np.mean(c):.2f} ± {np.std(c, ddof=1):.2f}" if len(c) == len(rows) else "–" for c in cols]
+            stats = [f"{np.mean(c):.2f} ± {np.std(c):.2f}" if len(c) == len(rows) else "–" for c in cols]
             lines.append(f"| {b} | {r}% | mean of {len(rows)} | " + " | ".join(stats) + " |")
     return "\n".join(lines) + "\n" if len(lines) > 2 else "_no diagnose-generated metrics yet_\n"
 
