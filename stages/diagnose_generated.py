@@ -33,9 +33,6 @@ from diffubias.training import evaluate as evaluate_model, fit, resolve_device
 from stages.common import BENCHMARK, PARAMS, RATIO, SEED, params_from
 from stages.diffubias_common import VARIANT
 
-ARMS = ("label_clean", "size_matched", "relabelled")
-
-
 def diagnose_metrics(variant: str, benchmark: str, ratio: str, seed: int) -> Path:
     return paths.REPORTS / "metrics" / "diagnose" / variant / paths.cell(benchmark, ratio, seed).with_suffix(".json")
 

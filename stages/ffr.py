@@ -199,10 +199,13 @@ def _needs_run(run: str, benchmark: str, ratio: str, seed: int, params: Params, 
     """Whether ffr-grid must (re)train ``run``: forced, never run, or run with other settings than now."""
     state = status(paths.train_metrics(run, benchmark, ratio, seed), run_fingerprint(params, run, benchmark, ratio, seed))
     ok = ("current", "unrecorded") if reuse_unrecorded else ("current",)
-    done = state in ok and (run == PRETRAIN_RUN or paths.test_metrics(run, benchmark, ratio, seed).is_file())
-    if not force and not done and state != "missing":
+    # what later steps read: stage 1's checkpoint (stage-2 runs load it), a run's test metrics (the report)
+    output = paths.checkpoint(run, benchmark, ratio, seed) if run == PRETRAIN_RUN else \
+        paths.test_metrics(run, benchmark, ratio, seed)
+    done = state in ok and output.is_file()
+    if not force and state not in ("missing", *ok):
         typer.echo(f"ffr-grid: {run} {benchmark} {ratio}% seed {seed}: existing result is {state} "
-                   f"(made with other params or before fingerprints); retraining")
+                   "(stale: other params; unrecorded: made before fingerprints); retraining")
     return force or not done
 
 

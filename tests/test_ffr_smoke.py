@@ -94,3 +94,9 @@ def test_ffr_grid_reuses_only_results_of_the_current_params(tiny_data_root, tmp_
     assert json.loads(train_metrics("usb-erm").read_text())["marker"] == 1
     grid()
     assert "marker" not in json.loads(train_metrics("usb-erm").read_text())
+
+    # a current record whose checkpoint is gone (stage 2 loads stage 1's) is retrained, not trusted
+    ckpt = Path("models/ffr-pretrain/colour/5pct/seed0/model.safetensors")
+    ckpt.unlink()
+    grid()
+    assert ckpt.is_file()

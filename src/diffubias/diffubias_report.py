@@ -82,8 +82,8 @@ LABEL_NOISE_ARMS = ("label_clean", "size_matched", "relabelled")
 def label_noise_table() -> str:
     """The `diagnose-generated` results: the method's accuracy next to the label-clean, size-matched and
     reference-relabelled retrainings, one row per cell (unbiased accuracy, %; generated images in brackets)."""
-    tests = {(b, r, s): m for (b, r, s), m in _cells("test", "diffubias")}
-    vanilla = {(b, r, s): m for (b, r, s), m in _cells("test", "vanilla")}
+    tests = dict(_cells("test", "diffubias"))
+    vanilla = dict(_cells("test", "vanilla"))
     fidelity = {cell: g.get("fidelity", {}).get("class_fidelity") for cell, g in _cells("generate", "diffubias")}
     lines = ["| benchmark | ratio | seed | vanilla | DiffuBias (all X_gen) | class fidelity of X_gen | "
              "label-clean X_gen | size-matched random X_gen | relabelled X_gen |", "|---" * 9 + "|"]
