@@ -3,8 +3,10 @@
 For the full benchmark × ratio × seed table of `reports/diffubias.md`. Per cell it runs exactly what the
 DVC stages run, in their order and writing their files: train-biased, mine, caption, then per variant
 filter, generate, train-debiased and evaluate (and `diagnose-generated` for `diffubias` when
-generate.reference is set). Generation dominates (~95 % of a cell on a CPU) and is
-resumable image by image, so an interrupted cell resumes where it stopped. A finished cell records its
+generate.reference is set). Generation dominates (~90 % of a cell on a CPU) and is
+resumable image by image, so an interrupted cell resumes where it stopped. A later variant whose filter
+kept the same captions adopts the earlier variant's images batch by batch instead of rendering them again
+(`diffubias.adoption`: byte-identical, checked by `generate`). A finished cell records its
 config fingerprint and per-step wall times in ``reports/metrics/diffubias-grid/<cell>.json``; a later call
 skips it only while that fingerprint matches the current params and models. ``--part K/N`` runs every
 N-th cell, so N processes (e.g. ``OMP_NUM_THREADS=1``, one per core) share a grid; `dvc commit` adopts the
@@ -18,6 +20,8 @@ from pathlib import Path
 import typer
 
 from diffubias import artifacts, paths
+from diffubias.adoption import adopt_folder
+from diffubias.captioning import read_jsonl
 from diffubias.config import Params
 from diffubias.errors import ConfigError
 from diffubias.generation import model_fingerprint
@@ -50,9 +54,26 @@ def parse_part(text: str) -> tuple[int, int]:
     return k, n
 
 
+def adopt_earlier(benchmark: str, ratio: str, seed: int, variant: str, earlier: tuple[str, ...],
+                  params: Params) -> int:
+    """Seed ``variant``'s empty generated folder with the batches an earlier variant rendered from the same plan."""
+    from stages.generate import number_of_images
+
+    corpus = read_jsonl(artifacts.filtered_dir(variant, benchmark, ratio, seed) / "kept.jsonl")
+    out = artifacts.generated_dir(variant, benchmark, ratio, seed)
+    n = number_of_images(params, benchmark, ratio, seed)
+    for donor in earlier:
+        count = adopt_folder(out, artifacts.generated_dir(donor, benchmark, ratio, seed), corpus, seed, n)
+        if count:
+            typer.echo(f"diffubias-grid {benchmark} {ratio}% seed {seed}: {variant} adopts {count} of {n} "
+                       f"images rendered for {donor} from the same plan")
+            return count
+    return 0
+
+
 def run_cell(benchmark: str, ratio: str, seed: int, variants: tuple[str, ...], params: Params,
-             params_file: Path) -> dict[str, float]:
-    """The DVC stages of one cell, in order; returns each step's wall time in seconds."""
+             params_file: Path) -> tuple[dict[str, float], dict[str, int]]:
+    """The DVC stages of one cell, in order; returns each step's wall time in seconds and the images adopted."""
     from stages.caption import caption
     from stages.diagnose_generated import diagnose_generated
     from stages.evaluate import evaluate
@@ -65,9 +86,15 @@ def run_cell(benchmark: str, ratio: str, seed: int, variants: tuple[str, ...], p
     steps = [("train-biased", lambda: train_run("biased", benchmark, ratio, seed, params)),
              ("mine", lambda: mine(benchmark, ratio, seed, params_file)),
              ("caption", lambda: caption(benchmark, ratio, seed, params_file))]
-    for v in variants:
+    adopted: dict[str, int] = {}
+
+    def generate_step(v: str, earlier: tuple[str, ...]) -> None:
+        adopted[v] = adopt_earlier(benchmark, ratio, seed, v, earlier, params)
+        generate(benchmark, ratio, seed, v, params_file)
+
+    for i, v in enumerate(variants):
         steps += [(f"filter/{v}", lambda v=v: filter_command(benchmark, ratio, seed, v, params_file)),
-                  (f"generate/{v}", lambda v=v: generate(benchmark, ratio, seed, v, params_file)),
+                  (f"generate/{v}", lambda v=v, i=i: generate_step(v, variants[:i])),
                   (f"train-debiased/{v}", lambda v=v: train_debiased(benchmark, ratio, seed, v, params_file)),
                   (f"evaluate/{v}", lambda v=v: evaluate(run=v, benchmark=benchmark, ratio=ratio, seed=seed,
                                                          params_file=params_file))]
@@ -79,7 +106,7 @@ def run_cell(benchmark: str, ratio: str, seed: int, variants: tuple[str, ...], p
         t0 = time.perf_counter()
         step()
         seconds[name] = round(time.perf_counter() - t0, 1)
-    return seconds
+    return seconds, adopted
 
 
 def diffubias_grid(
@@ -112,8 +139,8 @@ def diffubias_grid(
         if state in ("stale", "unrecorded", "unreadable"):
             typer.echo(f"diffubias-grid {benchmark} {ratio}% seed {seed}: record is {state}; rerunning the cell")
         t0 = time.perf_counter()
-        seconds = run_cell(benchmark, ratio, seed, names, params, params_file)
-        write_json(record, {CONFIG_KEY: fp, "variants": list(names), "seconds": seconds,
+        seconds, adopted = run_cell(benchmark, ratio, seed, names, params, params_file)
+        write_json(record, {CONFIG_KEY: fp, "variants": list(names), "seconds": seconds, "adopted_images": adopted,
                             "wall_s": round(time.perf_counter() - t0, 1)})
         done += 1
     typer.echo(f"diffubias-grid: {done} of {len(cells)} cells run (part {k}/{n}) in "

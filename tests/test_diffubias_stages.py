@@ -104,6 +104,7 @@ def test_diffubias_grid_runs_every_step_records_the_cell_and_resumes_only_curren
 
     raw = yaml.safe_load(P.read_text())
     raw["grid"] = {"benchmarks": ["colour"], "ratios": ["5"], "seeds": [0]}
+    raw["text_filter"] = {"f_multiplier": 1000}  # every word is a top-F word: both variants keep every caption
     P.write_text(yaml.safe_dump(raw))
 
     def grid(part="1/1"):
@@ -116,6 +117,11 @@ def test_diffubias_grid_runs_every_step_records_the_cell_and_resumes_only_curren
     assert set(rec["seconds"]) >= {"train-biased", "mine", "caption", "generate/diffubias", "evaluate/diffubias_nofilter"}
     for variant in artifacts.VARIANTS:
         assert 0 <= json.loads(paths.test_metrics(variant, **CELL).read_text())["unbiased_acc"] <= 100
+    # same captions, same plan: the second variant adopts the first's rendered batches, byte for byte
+    gen = {v: artifacts.generated_dir(v, **CELL) for v in ("diffubias", "diffubias_nofilter")}
+    assert rec["adopted_images"]["diffubias"] == 0 and rec["adopted_images"]["diffubias_nofilter"] > 0
+    assert {p.name: p.read_bytes() for p in gen["diffubias"].glob("*.png")} == \
+        {p.name: p.read_bytes() for p in gen["diffubias_nofilter"].glob("*.png")}
     test_file = paths.test_metrics("diffubias", **CELL)
     before = test_file.read_text()
     grid()  # same params: the cell is skipped, nothing is rewritten
