@@ -8,7 +8,7 @@ import yaml
 
 from diffubias import paths
 from diffubias.errors import ConfigError
-from stages.grid import SplitCache, grid, parse_runs
+from stages.grid import SplitCache, grid, parse_runs, record_path
 from stages.train import RUNS
 
 
@@ -30,19 +30,37 @@ def test_split_cache_reads_each_split_once(tiny_params):
     assert b is not a and load.benchmark == "background" and len(load.splits) == 1
 
 
-def test_grid_writes_stage_outputs_and_resumes(tiny_data_root, tmp_path, monkeypatch, capsys):
+def test_grid_writes_stage_outputs_and_resumes_only_current_runs(tiny_data_root, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     params = {"grid": {"benchmarks": ["colour"], "ratios": ["5"], "seeds": [0]},
               "data": {"root": str(tiny_data_root), "image_size": 16},
               "train": {"epochs": 1, "batch_size": 32, "eval_batch_size": 256},
               "tracking": {"codecarbon": False}}
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
-    grid(runs="vanilla,biased", force=False, params_file=tmp_path / "params.yaml")
-    for run in ("vanilla", "biased"):
-        assert paths.checkpoint(run, "colour", "5", 0).is_file()
-        assert paths.train_metrics(run, "colour", "5", 0).is_file()
-        test = json.loads(paths.test_metrics(run, "colour", "5", 0).read_text())
+    P = tmp_path / "params.yaml"
+    P.write_text(yaml.safe_dump(params))
+
+    def run(**kw):
+        grid(runs="vanilla,biased", force=False, params_file=P, **kw)
+        return capsys.readouterr().out
+
+    assert "2 of 2 runs to train (2 missing; 0 kept)" in run()
+    for name in ("vanilla", "biased"):
+        assert paths.checkpoint(name, "colour", "5", 0).is_file()
+        assert paths.train_metrics(name, "colour", "5", 0).is_file()
+        test = json.loads(paths.test_metrics(name, "colour", "5", 0).read_text())
         assert 0 <= test["unbiased_acc"] <= 100 and "worst_group_acc" in test
-    assert "2 of 2 runs to train" in capsys.readouterr().out
-    grid(runs="vanilla,biased", force=False, params_file=tmp_path / "params.yaml")
-    assert "0 of 2 runs to train" in capsys.readouterr().out
+    before = paths.test_metrics("vanilla", "colour", "5", 0).read_bytes()
+    assert "0 of 2 runs to train (none; 2 kept)" in run()
+    assert paths.test_metrics("vanilla", "colour", "5", 0).read_bytes() == before
+
+    P.write_text(yaml.safe_dump({**params, "biased": {"q": 0.5}}))  # only the biased run reads `biased`
+    assert "1 of 2 runs to train (1 stale; 1 kept)" in run()
+
+    # test metrics rewritten behind the grid's back (e.g. by `dvc repro`), or made before records
+    test = paths.test_metrics("vanilla", "colour", "5", 0)
+    test.write_text(test.read_text().replace("{", '{"edited": 1, ', 1))
+    record_path("biased", "colour", "5", 0).unlink()
+    assert "0 of 2 runs to train (none; 2 kept)" in run(reuse_unrecorded=True)
+    out = run()
+    assert "2 of 2 runs to train (2 unrecorded; 0 kept)" in out and "--reuse-unrecorded" in out
+    assert "edited" not in test.read_text()
