@@ -4,9 +4,9 @@ For the full benchmark × ratio × seed table of `reports/diffubias.md`. Per cel
 DVC stages run, in their order and writing their files: train-biased, mine, caption, then per variant
 filter, generate, train-debiased and evaluate (and `diagnose-generated` for `diffubias` when
 generate.reference is set). Generation dominates (~90 % of a cell on a CPU) and is
-resumable image by image, so an interrupted cell resumes where it stopped. A later variant whose filter
-kept the same captions adopts the earlier variant's images batch by batch instead of rendering them again
-(`diffubias.adoption`: byte-identical, checked by `generate`). A finished cell records its
+resumable image by image, so an interrupted cell resumes where it stopped. A later variant adopts, instead of
+rendering again, every batch an earlier variant rendered from the same plan (all of it when both kept the
+same captions; `diffubias.adoption`: byte-identical, checked by `generate`). A finished cell records its
 config fingerprint and per-step wall times in ``reports/metrics/diffubias-grid/<cell>.json``; a later call
 skips it only while that fingerprint matches the current params and models. ``--part K/N`` runs every
 N-th cell, so N processes (e.g. ``OMP_NUM_THREADS=1``, one per core) share a grid; `dvc commit` adopts the
