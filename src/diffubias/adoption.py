@@ -1,9 +1,9 @@
 """Seed a fresh generated-image folder with the images another folder rendered from the same plan.
 
-The two DiffuBias variants of a cell (filter on / off) often keep the same captions (on a 5 % cell the
-filter keeps all 300), and then their plans agree image for image: rendering the second variant would
-write exactly the bytes of the first. `diffubias-grid` therefore adopts those images instead of rendering
-them again.
+When the two DiffuBias variants of a cell (filter on / off) keep the same captions (colour 5 % seed 0:
+all 300), their plans agree image for image and rendering the second variant would write exactly the
+bytes of the first; when the filter drops a few, the plans still agree up to the first dropped caption.
+`diffubias-grid` therefore adopts those images instead of rendering them again.
 
 A batch's bytes depend on the generation settings and on the plan items of the whole batch
 [kB, (k+1)B), padding included (see `diffubias.generation`). So only whole batches are adopted, and only
