@@ -6,7 +6,9 @@ attribute random) and adds a synthetic fingerprint (a 3×3 box blur and no senso
 and synthetic images differ as in the paper's setting. Images pass through ``generation.render``
 (same manifest, per-image seeds, resumability) into ``data/ffr/synthetic/<benchmark>``.
 
-    .venv/bin/python bench/ffr_standin.py --params PARAMS -b colour   # then: diffubias ffr-grid --params PARAMS
+    .venv/bin/python bench/ffr_standin.py --params PARAMS -b colour
+    diffubias ffr-pretrain -b colour -r R -s S --params PARAMS        # then, per cell and run:
+    diffubias ffr-train --run RUN -b colour -r R -s S --params PARAMS
 """
 from __future__ import annotations
 

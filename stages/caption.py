@@ -8,9 +8,10 @@ import typer
 from diffubias import artifacts
 from diffubias.captioning import caption_mined, load_mined_images
 from diffubias.config import as_flat_dict
-from diffubias.data import dataset_root
+from diffubias.data import benchmark_vocabulary, dataset_root, load_split
 from diffubias.mining import read_table
-from diffubias.sharding import current_shard, resolve_device
+from diffubias.devices import resolve_device
+from diffubias.sharding import current_shard
 from diffubias.tracking import write_json
 from stages.common import BENCHMARK, PARAMS, RATIO, SEED, params_from
 from stages.diffubias_common import main_process_tracking
@@ -24,7 +25,10 @@ def caption(benchmark: str = BENCHMARK, ratio: str = RATIO, seed: int = SEED, pa
     p = params.caption
     shard = current_shard()
     rows = read_table(artifacts.mined_table(benchmark, ratio, seed))
-    images = load_mined_images(dataset_root(params.data, benchmark), rows)
+    # The captioner sees the mined images at the packed resolution, not data.image_size.
+    train = load_split(dataset_root(params.data, benchmark), "train", ratio, 0,
+                       benchmark_vocabulary(params.data, benchmark))
+    images = load_mined_images(train, rows)
     captioner = load_captioner(p.model, dtype=p.dtype, device=resolve_device(p.device, shard))
     out = artifacts.captions_file(benchmark, ratio, seed)
     with main_process_tracking(shard, "caption", params.tracking, as_flat_dict(p, "caption."),

@@ -40,7 +40,7 @@ def ddb_sample(benchmark: str = BENCHMARK, ratio: str = RATIO, seed: int = SEED,
     import torch
 
     from diffubias.ddb.sampling import alignment_metrics, load_synthetic, sample_grid, synthesize
-    from diffubias.training import resolve_device
+    from diffubias.devices import resolve_device
 
     params = params_from(params_file)
     p = params.ddb_sample
@@ -78,7 +78,8 @@ def ddb_train_ba(benchmark: str = BENCHMARK, ratio: str = RATIO, seed: int = SEE
     from diffubias.ddb.amplifier import (amplifier_method, amplifier_resolution, cue_following, group_match,
                                          pseudo_conflicting, train_amplifier)
     from diffubias.ddb.sampling import load_synthetic
-    from diffubias.training import evaluate, resolve_device, save_checkpoint
+    from diffubias.devices import resolve_device
+    from diffubias.training import evaluate, save_checkpoint
 
     params = params_from(params_file)
     p = params.ddb_ba

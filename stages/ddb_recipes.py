@@ -27,7 +27,8 @@ def train_recipe(run_name: str, benchmark: str, ratio: str, seed: int, params: P
     """Annotate the real train set with the BA, train the recipe's method, checkpoint and record it."""
     from diffubias.ddb.amplifier import group_match
     from diffubias.ddb.recipes import amplified_set
-    from diffubias.training import fit, load_checkpoint, resolve_device
+    from diffubias.devices import resolve_device
+    from diffubias.training import fit, load_checkpoint
     from stages.train import record_fit
 
     method, section = RECIPES[run_name]

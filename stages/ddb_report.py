@@ -20,7 +20,7 @@ def ddb_ablate(benchmark: str = BENCHMARK, ratio: str = RATIO, seed: int = SEED,
     """Run the DDB ablations of one cell; writes reports/metrics/ddb/ablation/<cell>.json."""
     from diffubias.ddb import recipes  # noqa: F401  (registers the recipe methods)
     from diffubias.ddb.ablation import run_ablation
-    from diffubias.training import resolve_device
+    from diffubias.devices import resolve_device
 
     params = params_from(params_file)
     if params.ddb_sample.threads > 0:

@@ -24,12 +24,13 @@ import typer
 from diffubias import artifacts, paths
 from diffubias.data import ImageSet, benchmark_vocabulary, dataset_root, load_benchmark_split
 from diffubias.debiased import check_method, debiased_train_set, load_generated
+from diffubias.devices import resolve_device
 from diffubias.errors import ConfigError
 from diffubias.fidelity_reference import _kinds, predict_attributes
 from diffubias.metrics import headline
 from diffubias.sharding import derive_seed
 from diffubias.tracking import track_stage, write_json
-from diffubias.training import evaluate as evaluate_model, fit, resolve_device
+from diffubias.training import evaluate as evaluate_model, fit
 from stages.common import BENCHMARK, PARAMS, RATIO, SEED, params_from
 from stages.diffubias_common import VARIANT
 

@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import torch
 import typer
 
 from diffubias import paths
 from diffubias.config import Params
-from diffubias.data import ImageSet, benchmark_vocabulary, dataset_root, load_benchmark_split, scan_split
+from diffubias.data import benchmark_vocabulary, dataset_root, load_benchmark_split, split_table
+from diffubias.devices import resolve_device
 from diffubias.metrics import headline
 from diffubias.tracking import track_stage, write_json
-from diffubias.training import evaluate as evaluate_model, load_checkpoint, resolve_device
+from diffubias.training import evaluate as evaluate_model, load_checkpoint
 from stages.common import BENCHMARK, PARAMS, RATIO, SEED, params_from
 
 
@@ -29,15 +29,16 @@ def evaluate(
                f"conflicting {metrics['conflicting_acc']:.2f}  worst-group {metrics['worst_group_acc']:.2f}")
 
 
-def evaluate_run(run: str, benchmark: str, ratio: str, seed: int, params: Params,
-                 load: Callable[..., ImageSet] = load_benchmark_split) -> dict:
+def evaluate_run(run: str, benchmark: str, ratio: str, seed: int, params: Params) -> dict:
     """Score one run's checkpoint on the test split, record it, write its test metrics; returns them."""
     device = resolve_device(params.train.device)
     model, meta = load_checkpoint(paths.checkpoint(run, benchmark, ratio, seed), device)
-    test = load(params.data, benchmark, "test")
+    test = load_benchmark_split(params.data, benchmark, "test")
     vocab = benchmark_vocabulary(params.data, benchmark)
-    _, labels, bias = scan_split(dataset_root(params.data, benchmark), "train", ratio, vocab)
-    counts = torch.bincount(torch.tensor(labels) * test.num_bias + torch.tensor(bias), minlength=test.num_groups)
+    table = split_table(dataset_root(params.data, benchmark), "train", ratio, vocab)
+    known = table.bias >= 0
+    counts = torch.bincount(torch.from_numpy(table.labels[known] * test.num_bias + table.bias[known]),
+                            minlength=test.num_groups)
     with track_stage("evaluate", params.tracking, {"run": run}, benchmark=benchmark, ratio=ratio, seed=seed,
                      run=run) as tracked:
         metrics = evaluate_model(model, test, device, params.train.eval_batch_size, counts)

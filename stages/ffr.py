@@ -1,7 +1,7 @@
 """From Fake to Real with the USB / ASB baselines: ffr-generate, ffr-pretrain, ffr-train, ffr-tsne, ffr-report.
 
 ``dvc repro`` trains the runs in ``ffr.runs`` (default: FFR with ERM and GroupDRO); the full grid of
-the paper is ``diffubias preset ffr_full`` (see README) or ``diffubias ffr-grid`` outside DVC.
+the paper is ``diffubias preset ffr_full`` (see README).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import typer
 
 from diffubias import paths
 from diffubias.config import Params, as_flat_dict
-from diffubias.resume import CONFIG_KEY, status
+from diffubias.io import write_text_atomic
 from diffubias.tracking import track_stage, write_json
 from stages.common import BENCHMARK, PARAMS, RATIO, SEED, params_from
 
@@ -59,23 +59,6 @@ def ffr_generate(benchmark: str = BENCHMARK, params_file: Path = PARAMS) -> None
                f"{stats.images_per_s:.2f} images/s) -> {out}; subgroup fidelity {fidelity.get('subgroup_fidelity')}")
 
 
-TRAIN_KEYS = ("images", "images_ratio", "max_images", "lr_grid", "stage1_epochs", "select_metric")
-
-
-def run_fingerprint(params: Params, run: str, benchmark: str, ratio: str, seed: int) -> str:
-    """What an FFR run reads (the params its DVC stage declares, its cell, its pool's plan and settings)."""
-    from diffubias.ffr.cells import synthetic_dir
-    from diffubias.generation import MANIFEST, SETTINGS
-    from diffubias.resume import files_digest, fingerprint
-
-    pool = synthetic_dir(benchmark)
-    ffr = {k: getattr(params.ffr, k) for k in TRAIN_KEYS}
-    extra = {} if run == PRETRAIN_RUN else {"groupdro": params.groupdro, "resample": params.resample,
-                                            "dfr": params.dfr, "frozen_bn": params.ffr.frozen_bn}
-    return fingerprint(run=run, benchmark=benchmark, ratio=ratio, seed=seed, data=params.data, train=params.train,
-                       ffr=ffr, pool=files_digest([pool / MANIFEST, pool / SETTINGS]), **extra)
-
-
 def _save(state: dict, params: Params, num_classes: int, meta: dict, path: Path) -> None:
     from diffubias.models import build_model
     from diffubias.training import save_checkpoint
@@ -106,8 +89,7 @@ def ffr_pretrain(benchmark: str = BENCHMARK, ratio: str = RATIO, seed: int = SEE
     write_json(paths.train_metrics(PRETRAIN_RUN, benchmark, ratio, seed), {
         "valid": {k: res.fit.valid_metrics[k] for k in ("unbiased_acc", "worst_group_acc", "balanced_acc")},
         "lr": res.lr, "lr_scores": {str(k): v for k, v in res.scores.items()}, "train_samples": len(train),
-        **cell.plan.summary(), "cost": run.cost,
-        CONFIG_KEY: run_fingerprint(params, PRETRAIN_RUN, benchmark, ratio, seed)})
+        **cell.plan.summary(), "cost": run.cost})
     typer.echo(f"ffr-pretrain {benchmark} {ratio}% seed {seed}: {len(train)} synthetic images, lr {res.lr}, "
                f"valid balanced {res.fit.valid_metrics['balanced_acc']:.2f}")
 
@@ -138,8 +120,7 @@ def train_ffr_run(run_name: str, benchmark: str, ratio: str, seed: int, params: 
             "selected_epoch": phases[-1]["selected_epoch"] if phases else None}
     _save(state, params, cell.real.num_classes, meta, paths.checkpoint(run_name, benchmark, ratio, seed))
     metrics = {"run": run_name, "pretrained": spec.pretrained, "phases": phases, **cell.plan.summary(),
-               "seconds": round(time.perf_counter() - t0, 2), "cost": run.cost,
-               CONFIG_KEY: run_fingerprint(params, run_name, benchmark, ratio, seed)}
+               "seconds": round(time.perf_counter() - t0, 2), "cost": run.cost}
     write_json(paths.train_metrics(run_name, benchmark, ratio, seed), metrics)
     evaluate(run=run_name, benchmark=benchmark, ratio=ratio, seed=seed, params_file=params_file)
     return metrics
@@ -194,59 +175,6 @@ def ffr_tsne(benchmark: str = BENCHMARK, ratio: str = RATIO, seed: int = SEED, p
     typer.echo(f"ffr-tsne -> {out}; 5-NN real/synthetic accuracy {scores}")
 
 
-def _needs_run(run: str, benchmark: str, ratio: str, seed: int, params: Params, force: bool,
-               reuse_unrecorded: bool = False) -> bool:
-    """Whether ffr-grid must (re)train ``run``: forced, never run, or run with other settings than now."""
-    state = status(paths.train_metrics(run, benchmark, ratio, seed), run_fingerprint(params, run, benchmark, ratio, seed))
-    ok = ("current", "unrecorded") if reuse_unrecorded else ("current",)
-    # what later steps read: stage 1's checkpoint (stage-2 runs load it), a run's test metrics (the report)
-    output = paths.checkpoint(run, benchmark, ratio, seed) if run == PRETRAIN_RUN else \
-        paths.test_metrics(run, benchmark, ratio, seed)
-    done = state in ok and output.is_file()
-    if not force and state not in ("missing", *ok):
-        typer.echo(f"ffr-grid: {run} {benchmark} {ratio}% seed {seed}: existing result is {state} "
-                   "(stale: other params; unrecorded: made before fingerprints); retraining")
-    return force or not done
-
-
-def ffr_grid(
-    runs: str = typer.Option("", "--runs", help="Comma-separated runs, 'all', or '' for ffr.runs."),
-    tsne: bool = typer.Option(True, help="Also draw the t-SNE figure of every cell that has usb/asb/ffr-erm."),
-    force: bool = typer.Option(False, help="Retrain runs that have a result made with the current params."),
-    reuse_unrecorded: bool = typer.Option(False, help="Keep results that predate fingerprints (no record of "
-                                          "their params) instead of retraining them; use only if you know their params."),
-    generate: bool = typer.Option(True, help="Run ffr-generate first (--no-generate: use the pool as it is)."),
-    params_file: Path = PARAMS,
-) -> None:
-    """Outside DVC: every benchmark × ratio × seed of `grid` for the chosen runs, in one process.
-
-    Resumable: a run is kept only if its recorded config fingerprint matches the current params and pool;
-    a missing, different or unrecorded one is retrained (and a retrained stage 1 retrains its stage-2 runs).
-    """
-    from diffubias.ffr.runs import FFR_RUNS, check_runs, get_run
-
-    params = params_from(params_file)
-    names = tuple(FFR_RUNS) if runs == "all" else check_runs(tuple(r for r in runs.split(",") if r) or params.ffr.runs)
-    t0 = time.perf_counter()
-    for benchmark in params.grid.benchmarks:
-        if generate:
-            ffr_generate(benchmark, params_file)  # resumable: renders only missing or stale images
-        for ratio in params.grid.ratios:
-            for seed in params.grid.seeds:
-                needs_pretrain = any(get_run(n).pretrained for n in names)
-                retrained = needs_pretrain and _needs_run(PRETRAIN_RUN, benchmark, ratio, seed, params, force, reuse_unrecorded)
-                if retrained:
-                    ffr_pretrain(benchmark, ratio, seed, params_file)
-                for name in names:
-                    stale_stage1 = retrained and get_run(name).pretrained
-                    if stale_stage1 or _needs_run(name, benchmark, ratio, seed, params, force, reuse_unrecorded):
-                        train_ffr_run(name, benchmark, ratio, seed, params, params_file)
-                if tsne and all(paths.checkpoint(r, benchmark, ratio, seed).is_file() for r in TSNE_RUNS):
-                    ffr_tsne(benchmark, ratio, seed, params_file)
-    typer.echo(f"ffr-grid: {len(names)} runs × {len(params.grid.benchmarks)} benchmarks × {len(params.grid.ratios)} "
-               f"ratios × {len(params.grid.seeds)} seeds in {time.perf_counter() - t0:.0f} s")
-
-
 def ffr_report(out: Path = typer.Option(paths.REPORTS / "ffr.md", "--out", help="Markdown report to write."),
                source: Path = typer.Option(paths.REPORTS, help="Folder holding metrics/ (test, ffr-generate, ffr-tsne)."),
                note: str = typer.Option("", help="A paragraph on how the numbers were produced (setup, wall time)."),
@@ -254,11 +182,7 @@ def ffr_report(out: Path = typer.Option(paths.REPORTS / "ffr.md", "--out", help=
     """Write reports/ffr.md: the None/USB/ASB/FFR × method grid, the stage and pretraining ablations, fidelity, t-SNE."""
     from diffubias.ffr.report import render_ffr_report
 
-    text = render_ffr_report(source, note, out.parent)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(out)
+    write_text_atomic(out, render_ffr_report(source, note, out.parent))
     typer.echo(f"wrote {out}")
 
 
@@ -270,12 +194,13 @@ def ffr_import(
     seed: int = typer.Option(0, help="Seed of the conflicting-sample subsampling."),
     params_file: Path = PARAMS,
 ) -> None:
-    """Link a metadata-CSV dataset into data.root/<name> in the LfF layout, one train split per bias ratio."""
+    """Link a metadata-CSV dataset into data.raw_root/<name> in the LfF layout (one train split per bias ratio)."""
     from diffubias.ffr.metadata import import_metadata
 
     params = params_from(params_file)
     chosen = tuple(r for r in ratios.split(",") if r) or params.grid.ratios
-    out = Path(params.data.root) / name
+    out = Path(params.data.raw_root) / name
     achieved = import_metadata(name, csv_path, images, out, chosen, seed)
     typer.echo(f"wrote {out}/ (symlinks); achieved conflict %: " +
-               ", ".join(f"{r}: {a:.2f}" for r, a in achieved.items()))
+               ", ".join(f"{r}: {a:.2f}" for r, a in achieved.items()) +
+               f". Next: add {name!r} to data.imports and run `dvc repro import-data` to pack it")

@@ -10,6 +10,7 @@ from diffubias import artifacts
 from diffubias.captioning import read_jsonl, write_jsonl
 from diffubias.config import as_flat_dict
 from diffubias.data import benchmark_vocabulary
+from diffubias.io import atomic_path
 from diffubias.text_filter import filter_captions, require_kept
 from diffubias.tracking import track_stage, write_json
 from stages.common import BENCHMARK, PARAMS, RATIO, SEED, params_from
@@ -31,12 +32,10 @@ def filter_command(benchmark: str = BENCHMARK, ratio: str = RATIO, seed: int = S
         out = artifacts.filtered_dir(variant, benchmark, ratio, seed)
         write_jsonl(result.kept, out / "kept.jsonl")
         write_jsonl(result.dropped, out / "dropped.jsonl")
-        tmp = out / ".top_words.csv.tmp"
-        with open(tmp, "w", newline="") as fh:
+        with atomic_path(out / "top_words.csv") as tmp, open(tmp, "w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(["rank", "word", "count"])
             w.writerows((i, word, count) for i, (word, count) in enumerate(result.top_words))
-        tmp.replace(out / "top_words.csv")
         run.log_metrics({k: v for k, v in result.metrics.items() if not isinstance(v, (dict, str))}, prefix="filter.")
         run.log_document("top_words.json", result.metrics["top_words"])
     examples = {"kept": [r["text"] for r in result.kept[:5]], "dropped": [r["text"] for r in result.dropped[:5]]}

@@ -13,11 +13,12 @@ import typer
 from diffubias import artifacts
 from diffubias.captioning import read_jsonl
 from diffubias.config import Params, as_flat_dict
-from diffubias.data import benchmark_vocabulary, count_split, dataset_root
+from diffubias.data import benchmark_vocabulary, count_split, dataset_root, load_benchmark_split, select_ids
 from diffubias.fidelity_reference import reference_fidelity, source_fidelity
 from diffubias.generation import RenderOptions, model_fingerprint, render, requested_images
 from diffubias.mining import read_table
-from diffubias.sharding import current_shard, resolve_device
+from diffubias.devices import resolve_device
+from diffubias.sharding import current_shard
 from diffubias.tracking import write_json
 from stages.common import BENCHMARK, PARAMS, RATIO, SEED, params_from
 from stages.diffubias_common import VARIANT, main_process_tracking
@@ -47,7 +48,7 @@ def generate(benchmark: str = BENCHMARK, ratio: str = RATIO, seed: int = SEED, v
     settings = {}
     if shard.is_main:  # what every file's bytes depend on; a change re-renders the folder
         settings = {"model": model_fingerprint(p.model), "scheduler": p.scheduler, "dtype": p.dtype,
-                    "device_type": device.split(":")[0], "steps": p.steps, "guidance_scale": p.guidance_scale,
+                    "device_type": device.type, "steps": p.steps, "guidance_scale": p.guidance_scale,
                     "resolution": p.resolution, "negative_prompt": p.negative_prompt,
                     "image_size": params.data.image_size, "seed": seed}
     out = artifacts.generated_dir(variant, benchmark, ratio, seed)
@@ -60,8 +61,9 @@ def generate(benchmark: str = BENCHMARK, ratio: str = RATIO, seed: int = SEED, v
         vocab = benchmark_vocabulary(params.data, benchmark)
         root = dataset_root(params.data, benchmark)
         fidelity = reference_fidelity(p.reference, out, root, vocab, params.data.image_size)
-        fidelity["real_mined_images"] = source_fidelity(
-            p.reference, root, read_table(artifacts.mined_table(benchmark, ratio, seed)), vocab, params.data.image_size)
+        mined = select_ids(load_benchmark_split(params.data, benchmark, "train", ratio),
+                           [r.sample_id for r in read_table(artifacts.mined_table(benchmark, ratio, seed))])
+        fidelity["real_mined_images"] = source_fidelity(p.reference, root, mined, vocab)
         run.log_metrics({"images": n, "written": stats.written, "images_per_s": stats.images_per_s},
                         prefix="generate.")
         run.log_metrics({k: v for k, v in fidelity.items() if not isinstance(v, dict)}, prefix="fidelity.")
@@ -70,6 +72,9 @@ def generate(benchmark: str = BENCHMARK, ratio: str = RATIO, seed: int = SEED, v
                 "rendered_with_padding": stats.rendered_with_padding, "processes": shard.world,
                 "images_per_s": round(stats.images_per_s, 3), "seconds": round(stats.seconds, 2),
                 "repaired": stats.repaired, "fidelity": fidelity, "cost": run.cost})
+    if stats.repaired.get("stray"):
+        typer.secho(f"warning: removed {stats.repaired['stray']} file(s) from {out}/ that generate never writes",
+                    err=True, fg=typer.colors.YELLOW)
     summary = {k: fidelity.get(k) for k in ("class_fidelity", "conflicting_rate", "class_and_conflicting", "skipped")}
     typer.echo(f"{variant}: {n} images ({stats.written} new, {stats.images_per_s:.2f} images/s) -> {out}; "
                f"fidelity {summary}")

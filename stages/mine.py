@@ -11,7 +11,8 @@ from diffubias.data import load_benchmark_split
 from diffubias.errors import DataError
 from diffubias.mining import mined_rows, mining_metrics, per_sample_loss, select_top_k, write_table
 from diffubias.tracking import track_stage, write_json
-from diffubias.training import load_checkpoint, resolve_device
+from diffubias.devices import resolve_device
+from diffubias.training import load_checkpoint
 from stages.common import BENCHMARK, PARAMS, RATIO, SEED, params_from
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import typer
 
 from diffubias import paths
+from diffubias.io import atomic_path, write_text_atomic
 from diffubias.reports import collect, render_report, summarize
 
 
@@ -14,10 +15,7 @@ def report(out_dir: Path = typer.Option(paths.REPORTS, "--out", help="Folder for
     df = collect()
     if df.empty:
         raise typer.BadParameter("no test metrics under reports/metrics/test/; run the evaluate stages first")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp_csv, tmp_md = out_dir / ".results.csv.tmp", out_dir / ".results.md.tmp"
-    df.sort_values(["benchmark", "ratio", "run", "seed"]).to_csv(tmp_csv, index=False)
-    tmp_md.write_text(render_report(summarize(df)))
-    tmp_csv.replace(out_dir / "results.csv")
-    tmp_md.replace(out_dir / "results.md")
+    with atomic_path(out_dir / "results.csv") as tmp:
+        df.sort_values(["benchmark", "ratio", "run", "seed"]).to_csv(tmp, index=False)
+    write_text_atomic(out_dir / "results.md", render_report(summarize(df)))
     typer.echo(f"wrote {out_dir / 'results.md'} ({len(df)} rows)")

@@ -7,6 +7,7 @@ import typer
 
 from diffubias import diffubias_report as rep
 from diffubias.data import dataset_root
+from diffubias.io import atomic_path, write_text_atomic
 from diffubias.paths import REPORTS
 from stages.common import PARAMS, params_from
 
@@ -47,10 +48,8 @@ def report_diffubias(params_file: Path = PARAMS) -> None:
                     parts.append(f"\nGenerated ({v}), one row per labelled class:\n\n"
                                  f"![generated](figures/diffubias/generated_{v}_{name}.png)\n")
             parts.append("\n" + rep.caption_examples(b, r, s))
-    df.to_csv(REPORTS / ".diffubias.csv.tmp", index=False)
-    (REPORTS / ".diffubias.csv.tmp").replace(REPORTS / "diffubias.csv")
-    diag.to_csv(REPORTS / ".diffubias_diagnostics.csv.tmp", index=False)
-    (REPORTS / ".diffubias_diagnostics.csv.tmp").replace(REPORTS / "diffubias_diagnostics.csv")
-    (REPORTS / ".diffubias.md.tmp").write_text("".join(parts))
-    (REPORTS / ".diffubias.md.tmp").replace(REPORTS / "diffubias.md")
+    for frame, name in ((df, "diffubias.csv"), (diag, "diffubias_diagnostics.csv")):
+        with atomic_path(REPORTS / name) as tmp:
+            frame.to_csv(tmp, index=False)
+    write_text_atomic(REPORTS / "diffubias.md", "".join(parts))
     typer.echo(f"wrote {REPORTS / 'diffubias.md'} ({len(df)} accuracy rows, {len(diag)} diagnostic rows)")

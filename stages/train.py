@@ -8,13 +8,13 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import typer
 
 from diffubias import paths
 from diffubias.config import Params, as_flat_dict
-from diffubias.data import ImageSet, count_split, load_benchmark_split
+from diffubias.data import count_split, load_benchmark_split
+from diffubias.io import atomic_path
 from diffubias.metrics import headline
 from diffubias.models import count_parameters
 from diffubias.tracking import StageRun, track_stage, write_json
@@ -46,30 +46,23 @@ RUNS: dict[str, RunSpec] = {
 
 def write_curve(rows: list[dict], path: Path) -> None:
     """Per-epoch curve as CSV (a DVC plot), written atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     keys = list(dict.fromkeys(k for r in rows for k in r))
-    with open(tmp, "w", newline="") as fh:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=keys)
         writer.writeheader()
         writer.writerows(rows)
-    tmp.replace(path)
 
 
-def train_run(run_name: str, benchmark: str, ratio: str, seed: int, params: Params,
-              load: Callable[..., ImageSet] = load_benchmark_split) -> dict:
-    """Train, checkpoint and record one run; returns its train metrics.
-
-    ``load`` reads a split (``load_benchmark_split``'s signature); `diffubias grid` passes a caching one.
-    """
+def train_run(run_name: str, benchmark: str, ratio: str, seed: int, params: Params) -> dict:
+    """Train, checkpoint and record one run; returns its train metrics."""
     spec = RUNS[run_name]
     data = params.data
     if spec.split == "oracle":
         size = count_split(data, benchmark, "train", ratio)
-        train = load(data, benchmark, "oracle", limit=size, seed=seed)
+        train = load_benchmark_split(data, benchmark, "oracle", limit=size, seed=seed)
     else:
-        train = load(data, benchmark, "train", ratio)
-    valid = load(data, benchmark, "valid")
+        train = load_benchmark_split(data, benchmark, "train", ratio)
+    valid = load_benchmark_split(data, benchmark, "valid")
     logged = as_flat_dict(params.train, "train.")
     for name in spec.sections:
         logged.update(as_flat_dict(getattr(params, name), f"{name}."))

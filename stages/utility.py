@@ -8,20 +8,19 @@ import yaml
 
 from diffubias.config import parse_params
 from diffubias.errors import ConfigError
-from diffubias.losses import LOSSES
+from diffubias.io import write_text_atomic
 from diffubias.methods import METHODS
 from diffubias.models import ARCHITECTURES
 from diffubias.benchmarks import BENCHMARKS
 
 
 def methods() -> None:
-    """List registered methods, architectures, losses and embedded benchmarks."""
+    """List registered methods, architectures and embedded benchmarks."""
     for name in METHODS.names():
         cls = METHODS.get(name)
         flag = "  [bias-supervised]" if cls.bias_supervised else ""
         typer.echo(f"method        {name}{flag}: {(cls.__doc__ or '').strip().splitlines()[0]}")
     typer.echo(f"architectures {', '.join(ARCHITECTURES.names())}")
-    typer.echo(f"losses        {', '.join(LOSSES.names())}")
     typer.echo(f"benchmarks    {', '.join(sorted(BENCHMARKS))}")
 
 
@@ -43,7 +42,5 @@ def preset(
         raise ConfigError(f"{src}: no such preset; available: {known}")
     merged = _merge(yaml.safe_load(params_file.read_text()) or {}, yaml.safe_load(src.read_text()) or {})
     parse_params(merged, str(src))
-    tmp = params_file.with_name(f".{params_file.name}.tmp")
-    tmp.write_text(yaml.safe_dump(merged, sort_keys=False))
-    tmp.replace(params_file)
+    write_text_atomic(params_file, yaml.safe_dump(merged, sort_keys=False))
     typer.echo(f"applied {src} to {params_file}")

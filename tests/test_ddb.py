@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
 import torch
+from safetensors import safe_open
 
 from diffubias.config import DDBDiffusionParams
 from diffubias.data import load_benchmark_split
@@ -37,7 +39,9 @@ def test_unet_trains_and_round_trips(tiny_train, tiny_model):
     assert meta["null_class"] == tiny_train.num_classes and meta["resolution_px"] == 8
     assert unet.config.num_class_embeds == tiny_train.num_classes + 1
     assert sched.config.num_train_timesteps == TINY_UNET.train_timesteps
-    state = torch.load(tiny_model / "checkpoint" / "state.pt", weights_only=False)
+    with safe_open(str(tiny_model / "checkpoint" / "state.safetensors"), "pt") as fh:  # no pickle to load
+        state = json.loads(fh.metadata()["diffubias"])
+        assert {"model.conv_in.weight", "ema.0", "generator"} <= set(fh.keys())
     assert state["step"] == 4 and all(l == l for l in state["losses"])  # finite losses
     x, t, y = torch.randn(2, 3, 8, 8), torch.tensor([10, 500]), torch.tensor([0, 10])
     again, _, _ = load_model(tiny_model)
@@ -66,15 +70,15 @@ def test_sampling_is_deterministic_and_resumable(tiny_params, tiny_model, tmp_pa
               progress=False)
     first = synthesize(tiny_model, vocab, out_dir=tmp_path / "a", **kw)
     assert first.written == 20
-    files = sorted((tmp_path / "a").glob("*.png"))
+    files = sorted((tmp_path / "a").glob("batch-*.npz"))
     before = {f.name: f.read_bytes() for f in files}
-    for f in files[3:9]:  # an interrupted run: some files never written
-        f.unlink()
+    assert len(files) == 4  # 20 images in batches of 6
+    files[1].unlink()  # an interrupted run: a batch never written
     again = synthesize(tiny_model, vocab, out_dir=tmp_path / "a", **kw)
     assert again.already_present == 14 and again.written == 6
-    assert {f.name: f.read_bytes() for f in sorted((tmp_path / "a").glob("*.png"))} == before
+    assert {f.name: f.read_bytes() for f in sorted((tmp_path / "a").glob("batch-*.npz"))} == before
     synthesize(tiny_model, vocab, out_dir=tmp_path / "b", **kw)
-    assert {f.name: f.read_bytes() for f in sorted((tmp_path / "b").glob("*.png"))} == before
+    assert {f.name: f.read_bytes() for f in sorted((tmp_path / "b").glob("batch-*.npz"))} == before
     synth = load_synthetic(tmp_path / "a", load_benchmark_split(tiny_params.data, "colour", "train", "5"), 16)
     assert synth.images.shape == (20, 3, 16, 16) and bool((synth.bias == -1).all())
     assert torch.equal(torch.bincount(synth.labels), torch.full((10,), 2))

@@ -52,4 +52,4 @@ def test_grid_has_one_row_per_class(tmp_path):
     ims = {c: [np.full((4, 4, 3), 40 * c, dtype=np.uint8)] * 3 for c in range(3)}
     rep.grid_png(ims, tmp_path / "g.png", per_row=8, scale=2)
     with Image.open(tmp_path / "g.png") as im:
-        assert im.size == (8 * 6 * 2, 3 * 6 * 2)
+        assert im.size == ((8 * 6 + 2) * 2, (3 * 6 + 2) * 2)  # make_grid: 2 px around every 4 px cell

@@ -98,45 +98,6 @@ def test_stage_errors_say_what_to_change(workdir, monkeypatch):
         filter_captions.filter_command(**CELL, variant="nofilter", params_file=P)
 
 
-@pytest.mark.slow
-def test_diffubias_grid_runs_every_step_records_the_cell_and_resumes_only_current_cells(workdir):
-    from stages.diffubias_grid import diffubias_grid, parse_part, record_path
-
-    raw = yaml.safe_load(P.read_text())
-    raw["grid"] = {"benchmarks": ["colour"], "ratios": ["5"], "seeds": [0]}
-    raw["text_filter"] = {"f_multiplier": 1000}  # every word is a top-F word: both variants keep every caption
-    P.write_text(yaml.safe_dump(raw))
-
-    def grid(part="1/1"):
-        diffubias_grid(variants="diffubias,diffubias_nofilter", part=part, force=False, params_file=P)
-
-    grid(part="2/2")  # the second of two processes gets no cell of a one-cell grid
-    assert not record_path(**CELL).exists()
-    grid()
-    rec = json.loads(record_path(**CELL).read_text())
-    assert set(rec["seconds"]) >= {"train-biased", "mine", "caption", "generate/diffubias", "evaluate/diffubias_nofilter"}
-    for variant in artifacts.VARIANTS:
-        assert 0 <= json.loads(paths.test_metrics(variant, **CELL).read_text())["unbiased_acc"] <= 100
-    # same captions, same plan: the second variant adopts the first's rendered batches, byte for byte
-    gen = {v: artifacts.generated_dir(v, **CELL) for v in ("diffubias", "diffubias_nofilter")}
-    assert rec["adopted_images"]["diffubias"] == 0 and rec["adopted_images"]["diffubias_nofilter"] > 0
-    assert {p.name: p.read_bytes() for p in gen["diffubias"].glob("*.png")} == \
-        {p.name: p.read_bytes() for p in gen["diffubias_nofilter"].glob("*.png")}
-    test_file = paths.test_metrics("diffubias", **CELL)
-    before = test_file.read_text()
-    grid()  # same params: the cell is skipped, nothing is rewritten
-    assert test_file.read_text() == before and json.loads(record_path(**CELL).read_text()) == rec
-
-    raw["generate"]["images"] = 12  # a params change makes the record stale: the cell reruns (2 new images)
-    P.write_text(yaml.safe_dump(raw))
-    grid()
-    assert json.loads(record_path(**CELL).read_text())["config_fingerprint"] != rec["config_fingerprint"]
-    g = json.loads(artifacts.stage_metrics("generate", **CELL, variant="diffubias").read_text())
-    assert (g["images"], g["written"], g["already_present"]) == (12, 2, 10)
-    with pytest.raises(ConfigError, match="--part"):
-        parse_part("3/2")
-
-
 def test_generated_arms_split_by_the_reference_and_keep_sizes():
     import torch
 

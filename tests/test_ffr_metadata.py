@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from diffubias.layouts import pack_tree
 import yaml
 from PIL import Image
 
@@ -45,7 +47,8 @@ def write_fixture(root: Path, name: str, aligned: int = 20, conflicting: int = 6
 @pytest.mark.parametrize("name", sorted(METADATA_DATASETS))
 def test_import_reaches_the_bias_ratio_and_the_preset_prompts(name, tmp_path):
     csv_path = write_fixture(tmp_path / "raw", name)
-    achieved = import_metadata(name, csv_path, tmp_path / "raw", tmp_path / "data" / name, ("10", "5"))
+    achieved = import_metadata(name, csv_path, tmp_path / "raw", tmp_path / "tree" / name, ("10", "5"))
+    pack_tree(tmp_path / "tree" / name, tmp_path / "data" / name, 8, load_vocabulary(tmp_path / "tree" / name), 1)
     spec = METADATA_DATASETS[name]
     n_cls = len(spec.classes)
     for ratio, pct in (("10", 10.0), ("5", 5.0)):

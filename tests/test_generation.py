@@ -12,7 +12,8 @@ from diffubias_helpers import tiny_pipeline
 from sharded_driver import CORPUS, NUM_IMAGES, OPTIONS
 
 from diffubias.errors import DataError
-from diffubias.generation import (MANIFEST, load_manifest, plan, read_manifest, render, requested_images)
+from diffubias.generation import (MANIFEST, load_generated, load_manifest, plan, read_manifest, render,
+                                  requested_images)
 
 SETTINGS = {"model": "tiny"}
 
@@ -45,12 +46,12 @@ def test_plan_cycles_corpus_with_per_image_seeds():
 def test_rendering_is_deterministic_and_manifest_complete(pipe, reference_run, tmp_path):
     render(pipe, CORPUS, NUM_IMAGES, 11, OPTIONS, tmp_path, SETTINGS, progress=False)
     assert files(tmp_path) == reference_run
-    rows = load_manifest(tmp_path)
-    assert [r["file"] for r in rows] == [f"{i:06d}.png" for i in range(NUM_IMAGES)]
+    rows, images = load_generated(tmp_path)
+    assert [r["file"] for r in rows] == [f"batch-{i // 3:05d}.npz" for i in range(NUM_IMAGES)]
     assert rows[6]["prompt"] == CORPUS[1]["text"] and rows[6]["label"] == str(CORPUS[1]["label"])
-    from PIL import Image
-    with Image.open(tmp_path / "000000.png") as im:
-        assert im.size == (16, 16)  # resized from the pipeline's 32 px to the training resolution
+    assert images.shape == (NUM_IMAGES, 16, 16, 3)  # resized from the pipeline's 32 px to the training resolution
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["batch-00000.npz", "batch-00001.npz", "batch-00002.npz",
+                                                          "generation.json", MANIFEST]
 
 
 def test_resume_after_a_crash_reproduces_the_uninterrupted_bytes(pipe, reference_run, tmp_path):
@@ -60,8 +61,8 @@ def test_resume_after_a_crash_reproduces_the_uninterrupted_bytes(pipe, reference
 
     with pytest.raises(RuntimeError, match="injected"):
         render(pipe, CORPUS, NUM_IMAGES, 11, OPTIONS, tmp_path, SETTINGS, progress=False, after_batch=crash)
-    done = sorted(p.name for p in tmp_path.glob("*.png"))
-    assert done == [f"{i:06d}.png" for i in range(6)]  # batches 0 and 1 finished, batch 2 never started
+    done = sorted(p.name for p in tmp_path.glob("batch-*.npz"))
+    assert done == ["batch-00000.npz", "batch-00001.npz"]  # batches 0 and 1 finished, batch 2 never started
     stats = render(pipe, CORPUS, NUM_IMAGES, 11, OPTIONS, tmp_path, SETTINGS, progress=False)
     assert (stats.already_present, stats.written) == (6, 2)
     assert files(tmp_path) == reference_run
@@ -70,22 +71,25 @@ def test_resume_after_a_crash_reproduces_the_uninterrupted_bytes(pipe, reference
 def test_asking_for_more_renders_only_the_new_images(pipe, reference_run, tmp_path):
     first = render(pipe, CORPUS, 4, 11, OPTIONS, tmp_path, SETTINGS, progress=False)
     assert first.written == 4
-    before = (tmp_path / "000003.png").stat().st_mtime_ns
+    before = (tmp_path / "batch-00000.npz").stat().st_mtime_ns
     grown = render(pipe, CORPUS, NUM_IMAGES, 11, OPTIONS, tmp_path, SETTINGS, progress=False)
-    assert (grown.already_present, grown.written) == (4, 4)
-    assert (tmp_path / "000003.png").stat().st_mtime_ns == before
+    assert (grown.already_present, grown.written) == (3, 5)  # the partial batch 1 grew, so it is rendered again
+    assert grown.repaired["stale_plan"] == 1
+    assert (tmp_path / "batch-00000.npz").stat().st_mtime_ns == before  # the full batch 0 was kept
     assert files(tmp_path) == reference_run  # padded batches: image 3 has the same bytes either way
 
 
 def test_mismatched_folder_is_repaired(pipe, reference_run, tmp_path):
     render(pipe, CORPUS, NUM_IMAGES, 11, OPTIONS, tmp_path, SETTINGS, progress=False)
-    (tmp_path / "000002.png").unlink()                       # a missing file
-    (tmp_path / "000004.png").write_bytes(b"\x89PNG truncated")  # a corrupt file
-    (tmp_path / "000123.png").write_bytes(b"stray")              # a file beyond the plan
-    with pytest.raises(DataError, match="manifest and files disagree"):
+    (tmp_path / "batch-00001.npz").unlink()                      # a missing shard
+    (tmp_path / "batch-00002.npz").write_bytes(b"PK truncated")  # a corrupt shard
+    (tmp_path / "batch-00123.npz").write_bytes(b"stray")         # a shard beyond the plan
+    (tmp_path / "000001.png").write_bytes(b"old format")         # a file the renderer never writes
+    with pytest.raises(DataError, match="manifest and shards disagree"):
         load_manifest(tmp_path)
     stats = render(pipe, CORPUS, NUM_IMAGES, 11, OPTIONS, tmp_path, SETTINGS, progress=False)
-    assert stats.repaired["corrupt"] == 1 and stats.repaired["beyond_plan"] == 1 and stats.written == 2
+    assert stats.repaired["corrupt"] == 1 and stats.repaired["beyond_plan"] == 1 and stats.repaired["stray"] == 1
+    assert stats.written == 5
     assert files(tmp_path) == reference_run
 
 
@@ -93,10 +97,10 @@ def test_changed_captions_or_settings_invalidate_the_affected_images(pipe, refer
     render(pipe, CORPUS, NUM_IMAGES, 11, OPTIONS, tmp_path, SETTINGS, progress=False)
     edited = [dict(CORPUS[0], text="a gray heart"), *CORPUS[1:]]
     stats = render(pipe, edited, NUM_IMAGES, 11, OPTIONS, tmp_path, SETTINGS, progress=False)
-    assert stats.repaired["stale_plan"] == 2 and stats.written == 2  # images 0 and 5 use caption 0
+    assert stats.repaired["stale_plan"] == 2 and stats.written == 6  # images 0 and 5 (batches 0, 1) use caption 0
     assert read_manifest(tmp_path)[5]["prompt"] == "a gray heart"
     stats = render(pipe, CORPUS, NUM_IMAGES, 11, OPTIONS, tmp_path, {"model": "other"}, progress=False)
-    assert stats.repaired["stale_settings"] == NUM_IMAGES and stats.written == NUM_IMAGES
+    assert stats.repaired["stale_settings"] == 3 and stats.written == NUM_IMAGES  # all three shards
     assert files(tmp_path).keys() == reference_run.keys()
     assert json.loads((tmp_path / "generation.json").read_text())["model"] == "other"
 
@@ -108,7 +112,7 @@ def test_bad_inputs_raise_clear_errors(pipe, tmp_path):
         requested_images("match_aligned", 1.0, train_size=10, mined=10)
     assert requested_images("match_aligned", 0.5, train_size=110, mined=10) == 50
     assert requested_images(7, 0.5, train_size=110, mined=10) == 7
-    with pytest.raises(DataError, match="run `diffubias generate`"):
+    with pytest.raises(DataError, match="run the stage that renders this folder"):
         load_manifest(tmp_path)
     assert not (tmp_path / MANIFEST).exists()
 

@@ -63,7 +63,7 @@ def test_per_sample_loss_finds_the_samples_the_model_gets_wrong_and_table_roundt
     rows = mined_rows(data, chosen, losses)
     write_table(rows, tmp_path / "mined.csv")
     back = read_table(tmp_path / "mined.csv")
-    assert [(r.rank, r.path, r.label, r.index) for r in back] == [(r.rank, r.path, r.label, r.index) for r in rows]
+    assert [(r.rank, r.sample_id, r.label, r.index) for r in back] == [(r.rank, r.sample_id, r.label, r.index) for r in rows]
     assert back[0].loss == pytest.approx(float(losses[1]), abs=1e-5)
 
 

@@ -1,4 +1,4 @@
-"""Embedded biased benchmarks rendered from the world and written in the LfF layout.
+"""Embedded biased benchmarks rendered from the world and written as packed splits.
 
 ``colour``: class = shape, bias = the object's colour, plain dark background (like Colored MNIST).
 ``background``: class = shape, bias = background texture, random object colour (like BAR/Waterbirds).
@@ -6,20 +6,18 @@ In both, the bias value aligned with class *c* is *c* (the LfF convention: align
 """
 from __future__ import annotations
 
-import csv
 import json
-import os
-import shutil
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 from diffubias import world
 from diffubias.errors import RegistryError
+from diffubias.io import atomic_path
+from diffubias.packed import PackedArrays, write_packed
 
 
 @dataclass(frozen=True)
@@ -91,13 +89,16 @@ def uniform_groups(per_group: int, n_bias: int) -> list[tuple[int, int]]:
     return [(y, b) for y in range(NUM_CLASSES) for b in range(n_bias) for _ in range(per_group)]
 
 
-def _render_job(job: tuple) -> tuple[str, int, int]:
-    spec_name, seed, key, label, bias, size, noise, path = job
+def _render_job(job: tuple) -> np.ndarray:
+    spec_name, seed, key, label, bias, size, noise = job
     spec = BENCHMARKS[spec_name]
     rng = world.image_rng(seed, *key)
-    img = world.render(spec.scene(label, bias, rng), size, rng, noise)
-    Image.fromarray(img).save(path, optimize=False, compress_level=1)
-    return path, label, bias
+    return world.render(spec.scene(label, bias, rng), size, rng, noise)
+
+
+def split_name(split: str, ratio: str | None = None) -> str:
+    """Stem of a split's packed file: ``train_1pct``, ``valid``, ``test``, ``oracle``."""
+    return f"train_{ratio_dir(ratio)}" if split == "train" else split
 
 
 def write_benchmark(
@@ -113,62 +114,44 @@ def write_benchmark(
     noise_std: float,
     workers: int = 1,
 ) -> dict[str, int]:
-    """Render the benchmark into ``out_dir`` (atomically: temp folder, then rename)."""
-    out_dir = Path(out_dir)
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    jobs: list[tuple] = []
-    rows: list[dict] = []
+    """Render the benchmark into ``out_dir`` as packed splits plus ``vocab.json`` (atomically)."""
     n_bias = len(spec.bias_names)
-
-    def add(split: str, folder: Path, groups, key_prefix: tuple[int, ...], layout: str) -> None:
-        for i, (y, b) in enumerate(groups):
-            sub = "align" if y == b else "conflict"
-            d = folder / sub / str(y) if layout == "train" else folder / str(y)
-            name = f"{i:05d}_{y}_{b}.png"
-            jobs.append((spec.name, seed, (spec.key, *key_prefix, i), y, b, image_size, noise_std, str(d / name)))
-            rows.append({"split": split, "path": str((d / name).relative_to(tmp)), "label": y, "bias": b,
-                         "aligned": int(y == b)})
-
+    splits: list[tuple[str, str, list[tuple[int, int]], tuple[int, ...]]] = []
     rng = np.random.default_rng(np.random.SeedSequence([seed, spec.key, 0]))
     for ratio in ratios:
-        add(f"train_{ratio}", tmp / ratio_dir(ratio), biased_groups(train_size, ratio, rng), (_ratio_key(ratio),), "train")
+        splits.append((split_name("train", ratio), ratio_dir(ratio), biased_groups(train_size, ratio, rng),
+                       (_ratio_key(ratio),)))
     oracle = uniform_groups(-(-train_size // (NUM_CLASSES * n_bias)), n_bias)
     oracle = [oracle[i] for i in rng.permutation(len(oracle))[:train_size]]
-    add("oracle", tmp / "oracle", oracle, (_SPLIT_KEYS["oracle"],), "train")
-    add("valid", tmp / "valid", uniform_groups(valid_per_group, n_bias), (_SPLIT_KEYS["valid"],), "eval")
-    add("test", tmp / "test", uniform_groups(test_per_group, n_bias), (_SPLIT_KEYS["test"],), "eval")
+    splits.append(("oracle", "oracle", oracle, (_SPLIT_KEYS["oracle"],)))
+    splits.append(("valid", "valid", uniform_groups(valid_per_group, n_bias), (_SPLIT_KEYS["valid"],)))
+    splits.append(("test", "test", uniform_groups(test_per_group, n_bias), (_SPLIT_KEYS["test"],)))
 
-    for d in {Path(j[-1]).parent for j in jobs}:
-        d.mkdir(parents=True, exist_ok=True)
-    chunks = max(1, len(jobs) // (64 * max(workers, 1)))
-    if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            list(tqdm(pool.map(_render_job, jobs, chunksize=min(chunks, 256)), total=len(jobs),
-                      desc=f"render {spec.name}", unit="img", mininterval=2))
-    else:
-        for job in tqdm(jobs, desc=f"render {spec.name}", unit="img", mininterval=2):
-            _render_job(job)
-
-    with open(tmp / "manifest.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["split", "path", "label", "bias", "aligned"])
-        writer.writeheader()
-        writer.writerows(rows)
-    vocab = {
-        "benchmark": spec.name,
-        "class_kind": "shape",
-        "bias_kind": spec.bias_kind,
-        "classes": list(world.SHAPES),
-        "bias_values": list(spec.bias_names),
-        "aligned_bias": list(range(NUM_CLASSES)),
-        "image_size": image_size,
-    }
-    (tmp / "vocab.json").write_text(json.dumps(vocab, indent=2) + "\n")
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    tmp.rename(out_dir)
     counts: dict[str, int] = {}
-    for r in rows:
-        counts[r["split"]] = counts.get(r["split"], 0) + 1
+    with atomic_path(Path(out_dir)) as tmp:
+        tmp.mkdir(parents=True)
+        for name, id_prefix, groups, key_prefix in splits:
+            jobs = [(spec.name, seed, (spec.key, *key_prefix, i), y, b, image_size, noise_std)
+                    for i, (y, b) in enumerate(groups)]
+            bar = dict(total=len(jobs), desc=f"render {spec.name} {name}", unit="img", mininterval=2)
+            if workers > 1:
+                with ProcessPoolExecutor(workers) as pool:
+                    images = list(tqdm(pool.map(_render_job, jobs, chunksize=256), **bar))
+            else:
+                images = [_render_job(j) for j in tqdm(jobs, **bar)]
+            labels, bias = (np.array(v, dtype=np.int64) for v in zip(*groups))
+            ids = np.array([f"{id_prefix}/{i:05d}" for i in range(len(groups))])
+            write_packed(tmp / f"{name}.npz", PackedArrays(np.stack(images), labels, bias, ids,
+                                                           {"benchmark": spec.name, "split": name}))
+            counts[name] = len(groups)
+        vocab = {
+            "benchmark": spec.name,
+            "class_kind": "shape",
+            "bias_kind": spec.bias_kind,
+            "classes": list(world.SHAPES),
+            "bias_values": list(spec.bias_names),
+            "aligned_bias": list(range(NUM_CLASSES)),
+            "image_size": image_size,
+        }
+        (tmp / "vocab.json").write_text(json.dumps(vocab, indent=2) + "\n")
     return counts

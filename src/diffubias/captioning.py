@@ -7,7 +7,6 @@ mined-rank order, identical whatever the number of processes.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +15,11 @@ from typing import Protocol
 from PIL import Image
 from tqdm import tqdm
 
+from diffubias.data import ImageSet, select_ids
 from diffubias.errors import DataError
+from diffubias.io import atomic_path
 from diffubias.mining import MinedSample
 from diffubias.sharding import Shard, derive_seed
-
-RECORD_KEYS = ("image", "caption_index", "text", "label", "rank")
-
 
 class Captioner(Protocol):
     """What the caption stage needs from a captioner (``foundation.loading.load_captioner``)."""
@@ -43,17 +41,10 @@ class CaptionStats:
         return self.images / self.seconds if self.seconds > 0 else 0.0
 
 
-def load_mined_images(root: Path, rows: list[MinedSample]) -> list[Image.Image]:
-    """The mined images as RGB PIL images, read from the dataset folder at full resolution."""
-    out = []
-    for r in rows:
-        path = Path(root) / r.path
-        try:
-            with Image.open(path) as im:
-                out.append(im.convert("RGB"))
-        except OSError as exc:
-            raise DataError(f"{path}: cannot read mined image ({exc}); rerun `diffubias mine`") from None
-    return out
+def load_mined_images(train: ImageSet, rows: list[MinedSample]) -> list[Image.Image]:
+    """The mined images as RGB PIL images, taken from the packed train split by sample id."""
+    mined = select_ids(train, [r.sample_id for r in rows], "the mined table")
+    return [Image.fromarray(img.permute(1, 2, 0).numpy()) for img in mined.images]
 
 
 def caption_batch(captioner: Captioner, images: list[Image.Image], rows: list[MinedSample], k: int,
@@ -63,7 +54,7 @@ def caption_batch(captioner: Captioner, images: list[Image.Image], rows: list[Mi
     if len(texts) != len(images) or any(len(t) != k or not all(isinstance(s, str) for s in t) for t in texts):
         raise DataError(f"the captioner returned {len(texts)} lists for {len(images)} images; expected "
                         f"{k} strings per image (caption.captions_per_image={k})")
-    return [{"image": r.path, "caption_index": j, "text": t.strip(), "label": r.label, "rank": r.rank}
+    return [{"image": r.sample_id, "caption_index": j, "text": t.strip(), "label": r.label, "rank": r.rank}
             for r, ts in zip(rows, texts) for j, t in enumerate(ts)]
 
 
@@ -114,11 +105,8 @@ def _write_jsonl(records: list[dict], path: Path) -> None:
 
 def write_jsonl(records: list[dict], path: Path) -> None:
     """Write records as JSON lines, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    _write_jsonl(records, tmp)
-    tmp.replace(path)
+    with atomic_path(Path(path)) as tmp:
+        _write_jsonl(records, tmp)
 
 
 def read_jsonl(path: Path) -> list[dict]:

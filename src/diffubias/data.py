@@ -1,37 +1,36 @@
-"""One loader for the LfF / DisEnt family of layouts, decoded once into memory.
+"""Datasets as packed splits, loaded into memory in milliseconds.
 
-Labels live only in file names, ``<name>_<class>_<bias>.<ext>``; folder names are never parsed
-(``0.5pct`` has a dot). Supported layouts (METHODS.md §7):
-
-* ``<root>/<ratio>pct/{align,conflict}/[<class>/]*.png``  (CMNIST, Corrupted CIFAR-10, BFFHQ)
-* ``<root>/train/align/<class>/*`` + ``<root>/train/conflict/<ratio>pct/<class>/*``  (BAR)
-* ``<root>/{valid,val}/[<class>/]*`` and ``<root>/test/[<class>/]*``, flat or with class folders.
-* ``<root>/oracle/...``: an unbiased train set of the same size (embedded world only).
+A benchmark is a folder ``<data.root>/<name>/`` holding ``vocab.json`` and one packed file per split
+(:mod:`diffubias.packed`): ``train_<ratio>pct.npz`` (one per conflict ratio), ``valid.npz``,
+``test.npz`` and, for the embedded world, ``oracle.npz``. ``make-data`` writes the embedded
+benchmarks; ``import-data`` packs a dataset in the LfF / DisEnt / BAR layout or a metadata CSV
+(:mod:`diffubias.layouts`), so training, mining and evaluation never read a PNG folder.
 """
 from __future__ import annotations
 
 import json
-import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+import torch.nn.functional as F
 
-from diffubias.benchmarks import BENCHMARKS, NUM_CLASSES, ratio_dir
+from diffubias.benchmarks import NUM_CLASSES, ratio_dir
 from diffubias.config import DataParams
 from diffubias.errors import DataError
+from diffubias.packed import SUFFIX, UNKNOWN_BIAS, PackedArrays, read_packed
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
-_LABEL_RE = re.compile(r"_(\d+)_(\d+)$")
 SPLITS = ("train", "valid", "test", "oracle")
+VOCAB_FILE = "vocab.json"
 
 
 @dataclass
 class ImageSet:
-    """Images as a uint8 tensor ``[N, 3, H, W]`` with class and bias labels."""
+    """Images as a uint8 tensor ``[N, 3, H, W]`` with class and bias labels (bias −1: unknown).
+
+    ``paths`` holds each sample's stable id (its packed ``ids`` entry).
+    """
 
     images: torch.Tensor
     labels: torch.Tensor
@@ -85,138 +84,123 @@ class Vocabulary:
     bias_kind: str = "bias"
 
 
+
+
+def split_file(root: Path, split: str, ratio: str | None = None) -> Path:
+    """The packed file of ``split`` (``train`` needs the conflict ratio) under the benchmark folder ``root``."""
+    if split not in SPLITS:
+        raise DataError(f"unknown split {split!r}; valid splits are {list(SPLITS)}")
+    if split == "train":
+        if ratio is None:
+            raise DataError("the train split needs a conflict ratio (e.g. --ratio 1)")
+        return Path(root) / f"train_{ratio_dir(ratio)}{SUFFIX}"
+    return Path(root) / f"{split}{SUFFIX}"
+
+
 def dataset_root(data: DataParams, benchmark: str) -> Path:
-    """Directory holding ``benchmark``: ``<data.root>/<benchmark>`` (embedded or your own data)."""
+    """Folder holding ``benchmark``'s packed splits: ``<data.root>/<benchmark>``."""
     root = Path(data.root) / benchmark
-    if benchmark not in BENCHMARKS and not root.is_dir():
+    if not root.is_dir():
         raise DataError(
-            f"unknown benchmark {benchmark!r}: {root}/ does not exist. Embedded benchmarks are "
-            f"{sorted(BENCHMARKS)}; for your own data put (or symlink) it at {root}/ in the LfF layout"
+            f"{root}/: no such benchmark folder. Embedded benchmarks are made by `dvc repro make-data` "
+            f"(world.benchmarks); pack your own data with `dvc repro import-data` (data.imports)"
         )
     return root
 
 
 def load_vocabulary(root: Path, data: DataParams | None = None, benchmark: str = "") -> Vocabulary:
-    """Read ``vocab.json`` next to the data, or fall back to numbered names."""
-    path = Path(root) / "vocab.json"
+    """Read ``vocab.json`` next to the data, or fall back to numbered names from ``data.groups``."""
+    path = Path(root) / VOCAB_FILE
     if path.is_file():
-        raw = json.loads(path.read_text())
-        return Vocabulary(tuple(raw["classes"]), tuple(raw["bias_values"]),
-                          tuple(raw.get("aligned_bias", range(len(raw["classes"])))),
-                          raw.get("bias_kind", "bias"))
+        try:
+            raw = json.loads(path.read_text())
+            classes, bias_values = tuple(map(str, raw["classes"])), tuple(map(str, raw["bias_values"]))
+            aligned = tuple(int(a) for a in raw.get("aligned_bias", range(len(classes))))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"{path}: invalid vocabulary ({type(exc).__name__}: {exc}); it needs 'classes' and "
+                            "'bias_values' lists (and optionally 'aligned_bias')") from None
+        if not classes or not bias_values or len(aligned) != len(classes):
+            raise DataError(f"{path}: 'classes' and 'bias_values' must be non-empty and 'aligned_bias' "
+                            "needs one entry per class")
+        return Vocabulary(classes, bias_values, aligned, str(raw.get("bias_kind", "bias")))
     if data is not None and benchmark in data.groups:
         n_cls, n_bias = data.groups[benchmark]
-        return Vocabulary(tuple(map(str, range(n_cls))), tuple(map(str, range(n_bias))),
-                          tuple(range(n_cls)))
+        return Vocabulary(tuple(map(str, range(n_cls))), tuple(map(str, range(n_bias))), tuple(range(n_cls)))
     raise DataError(
         f"{path}: missing. Write a vocab.json with 'classes' and 'bias_values' lists, or set "
         f"data.groups.{benchmark or '<name>'}: [num_classes, num_bias] in params.yaml"
     )
 
 
-def split_dirs(root: Path, split: str, ratio: str | None = None) -> list[Path]:
-    """The directories whose images (searched recursively) form ``split``."""
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"{root}: data directory not found; run `dvc repro make-data` or fix data.root")
-    if split == "train":
-        if ratio is None:
-            raise DataError("the train split needs a conflict ratio (e.g. --ratio 1)")
-        lff = root / ratio_dir(ratio)
-        if lff.is_dir():
-            return [lff]
-        bar = [root / "train" / "align", root / "train" / "conflict" / ratio_dir(ratio)]
-        if all(d.is_dir() for d in bar):
-            return bar
-        raise DataError(f"{root}: no train split for ratio {ratio}: looked for {lff}/ and {bar[0]}/ + {bar[1]}/")
-    names = {"valid": ["valid", "val"], "test": ["test"], "oracle": ["oracle"]}.get(split)
-    if names is None:
-        raise DataError(f"unknown split {split!r}; valid splits are {list(SPLITS)}")
-    for name in names:
-        if (root / name).is_dir():
-            return [root / name]
-    raise DataError(f"{root}: no {split} split (looked for {', '.join(n + '/' for n in names)})")
-
-
-def parse_labels(path: Path) -> tuple[int, int]:
-    """(class, bias) from a file name ending in ``_<class>_<bias>``."""
-    m = _LABEL_RE.search(Path(path).stem)
-    if m is None:
-        raise DataError(f"{path}: file name does not end in _<class>_<bias> (e.g. 00042_3_7.png)")
-    return int(m.group(1)), int(m.group(2))
-
-
-def _decode(path: Path, size: int) -> np.ndarray:
-    try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            if im.size != (size, size):
-                im = im.resize((size, size), Image.Resampling.BILINEAR)
-            return np.asarray(im, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise DataError(f"{path}: cannot decode image ({exc}); delete or replace the file") from None
-
-
-def load_images(paths: list[Path], size: int, workers: int = 4) -> torch.Tensor:
-    """Decode ``paths`` into a uint8 tensor ``[N, 3, size, size]``."""
-    out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
-
-    def work(i: int) -> None:
-        out[i] = _decode(paths[i], size)
-
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        list(pool.map(work, range(len(paths))))
-    return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
-
-
-def scan_split(root: Path, split: str, ratio: str | None, vocab: Vocabulary) -> tuple[list[Path], list[int], list[int]]:
-    """Image paths of a split with their (validated) class and bias labels, without decoding."""
-    paths = sorted(p for d in split_dirs(root, split, ratio) for p in d.rglob("*")
-                   if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
-    if not paths:
-        where = ", ".join(str(d) for d in split_dirs(root, split, ratio))
-        raise DataError(f"{where}: no images ({'/'.join(IMAGE_EXTENSIONS)}) found for the {split} split")
+def _validate_labels(arrays: PackedArrays, vocab: Vocabulary, where: Path) -> None:
     n_cls, n_bias = len(vocab.classes), len(vocab.bias_values)
-    labels, bias = [], []
-    for p in paths:
-        y, b = parse_labels(p)
-        if not 0 <= y < n_cls:
-            raise DataError(f"{p}: class id {y} out of range 0..{n_cls - 1} (from vocab.json / data.groups)")
-        if not 0 <= b < n_bias:
-            raise DataError(f"{p}: bias id {b} out of range 0..{n_bias - 1} (from vocab.json / data.groups)")
-        labels.append(y)
-        bias.append(b)
-    return paths, labels, bias
+    if len(arrays) == 0:
+        raise DataError(f"{where}: the split is empty")
+    bad = np.flatnonzero((arrays.labels < 0) | (arrays.labels >= n_cls))
+    if bad.size:
+        raise DataError(f"{where}: sample {arrays.ids[bad[0]]}: class id {arrays.labels[bad[0]]} out of range "
+                        f"0..{n_cls - 1} (from vocab.json / data.groups)")
+    bad = np.flatnonzero((arrays.bias < UNKNOWN_BIAS) | (arrays.bias >= n_bias))
+    if bad.size:
+        raise DataError(f"{where}: sample {arrays.ids[bad[0]]}: bias id {arrays.bias[bad[0]]} out of range "
+                        f"0..{n_bias - 1} (or -1 for unknown)")
+
+
+def resize_images(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 ``[N, 3, h, w]`` resized to ``size`` × ``size`` (bilinear, antialiased), still uint8."""
+    if images.shape[-1] == size and images.shape[-2] == size:
+        return images
+    out = torch.empty((len(images), 3, size, size), dtype=torch.uint8)
+    for lo in range(0, len(images), 1024):  # bounded float memory for large splits
+        chunk = F.interpolate(images[lo:lo + 1024].float(), size=(size, size), mode="bilinear",
+                              antialias=True, align_corners=False)
+        out[lo:lo + 1024] = chunk.round().clamp(0, 255).to(torch.uint8)
+    return out
+
+
+def to_image_set(arrays: PackedArrays, vocab: Vocabulary, image_size: int | None = None) -> ImageSet:
+    """An :class:`ImageSet` (``[N, 3, H, W]``, resized to ``image_size`` if given) from packed arrays."""
+    images = torch.from_numpy(np.ascontiguousarray(arrays.images)).permute(0, 3, 1, 2).contiguous()
+    if image_size:
+        images = resize_images(images, image_size)
+    return ImageSet(images, torch.from_numpy(arrays.labels.astype(np.int64)),
+                    torch.from_numpy(arrays.bias.astype(np.int64)), arrays.ids.tolist(),
+                    len(vocab.classes), len(vocab.bias_values), list(vocab.aligned_bias))
+
+
+def _limit(arrays: PackedArrays, limit: int | None, seed: int) -> PackedArrays:
+    if limit is None or limit >= len(arrays):
+        return arrays
+    keep = np.sort(np.random.default_rng(seed).permutation(len(arrays))[:limit])
+    return PackedArrays(arrays.images[keep] if arrays.images.shape[1] else arrays.images[:0],
+                        arrays.labels[keep], arrays.bias[keep], arrays.ids[keep], arrays.meta)
 
 
 def load_split(root: Path, split: str, ratio: str | None, image_size: int,
                vocab: Vocabulary | None = None, limit: int | None = None, seed: int = 0) -> ImageSet:
-    """Load one split of a dataset in the LfF layout into memory.
+    """Load one packed split of the benchmark folder ``root`` into memory.
 
     ``limit`` keeps a seeded random subset of that many samples (the oracle's size matching).
     """
     root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"{root}: data directory not found; run `dvc repro make-data` or fix data.root")
     vocab = vocab or load_vocabulary(root)
-    n_cls, n_bias = len(vocab.classes), len(vocab.bias_values)
-    paths, labels, bias = scan_split(root, split, ratio, vocab)
-    if limit is not None and limit < len(paths):
-        keep = sorted(np.random.default_rng(seed).permutation(len(paths))[:limit].tolist())
-        paths, labels, bias = [paths[i] for i in keep], [labels[i] for i in keep], [bias[i] for i in keep]
-    images = load_images(paths, image_size)
-    rel = [str(p.relative_to(root)) for p in paths]
-    return ImageSet(images, torch.tensor(labels), torch.tensor(bias), rel, n_cls, n_bias,
-                    list(vocab.aligned_bias))
+    path = split_file(root, split, ratio)
+    arrays = read_packed(path)
+    _validate_labels(arrays, vocab, path)
+    return to_image_set(_limit(arrays, limit, seed), vocab, image_size)
+
+
+def split_table(root: Path, split: str, ratio: str | None, vocab: Vocabulary) -> PackedArrays:
+    """Ids, classes and bias of a split without its pixels (validated against ``vocab``)."""
+    path = split_file(root, split, ratio)
+    arrays = read_packed(path, images=False)
+    _validate_labels(arrays, vocab, path)
+    return arrays
 
 
 def benchmark_vocabulary(data: DataParams, benchmark: str) -> Vocabulary:
-    """The vocabulary of ``benchmark`` (errors name the missing directory or file)."""
-    root = dataset_root(data, benchmark)
-    if not root.is_dir():
-        raise DataError(f"{root}: data directory not found for benchmark {benchmark!r}; run "
-                        f"`dvc repro make-data` or put your data at {root}/")
-    return load_vocabulary(root, data, benchmark)
+    """The vocabulary of ``benchmark`` (errors name the missing folder or file)."""
+    return load_vocabulary(dataset_root(data, benchmark), data, benchmark)
 
 
 def load_benchmark_split(data: DataParams, benchmark: str, split: str, ratio: str | None = None,
@@ -227,10 +211,20 @@ def load_benchmark_split(data: DataParams, benchmark: str, split: str, ratio: st
 
 
 def count_split(data: DataParams, benchmark: str, split: str, ratio: str | None = None) -> int:
-    """Number of images in a split (file names are validated, images are not decoded)."""
-    root = dataset_root(data, benchmark)
-    return len(scan_split(root, split, ratio, benchmark_vocabulary(data, benchmark))[0])
+    """Number of samples in a split (labels read, pixels not)."""
+    return len(split_table(dataset_root(data, benchmark), split, ratio, benchmark_vocabulary(data, benchmark)))
+
+
+def select_ids(data: ImageSet, ids: list[str], where: str = "") -> ImageSet:
+    """The samples of ``data`` with these ids, in this order (error names the first unknown id)."""
+    index = {sid: i for i, sid in enumerate(data.paths)}
+    missing = next((s for s in ids if s not in index), None)
+    if missing is not None:
+        raise DataError(f"{where or 'split'}: sample id {missing!r} is not in the split; rerun the stage that "
+                        "wrote the ids (e.g. `dvc repro mine`)")
+    return data.subset([index[s] for s in ids])
 
 
 __all__ = ["ImageSet", "Vocabulary", "benchmark_vocabulary", "count_split", "dataset_root", "load_split",
-           "load_benchmark_split", "load_vocabulary", "parse_labels", "scan_split", "split_dirs", "NUM_CLASSES"]
+           "load_benchmark_split", "load_vocabulary", "resize_images", "select_ids", "split_file", "split_table",
+           "to_image_set", "NUM_CLASSES", "SPLITS", "VOCAB_FILE"]

@@ -11,27 +11,25 @@ from pathlib import Path
 
 import torch
 
-from diffubias.data import ImageSet, load_images
+from diffubias.data import ImageSet
 from diffubias.errors import ConfigError, DataError
-from diffubias.generation import load_manifest
+from diffubias.generation import load_generated_set
 from diffubias.methods import get_method
-
-UNKNOWN_BIAS = -1
+from diffubias.packed import UNKNOWN_BIAS
 
 
 def load_generated(out_dir: Path, like: ImageSet, image_size: int) -> ImageSet:
     """The generated images of a finished ``generate`` folder as an ImageSet (bias = -1)."""
     out_dir = Path(out_dir)
-    rows = load_manifest(out_dir)
+    rows, images = load_generated_set(out_dir, image_size)
     labels = [int(r["label"]) for r in rows]
     bad = sorted({y for y in labels if not 0 <= y < like.num_classes})
     if bad:
         raise DataError(f"{out_dir}/manifest.csv: labels {bad} out of range 0..{like.num_classes - 1}; "
                         "the generated folder belongs to another benchmark: rerun `diffubias generate`")
-    images = load_images([out_dir / r["file"] for r in rows], image_size)
     return ImageSet(images, torch.tensor(labels, dtype=torch.long),
                     torch.full((len(rows),), UNKNOWN_BIAS, dtype=torch.long),
-                    [f"generated/{r['file']}" for r in rows], like.num_classes, like.num_bias, like.aligned_bias)
+                    [f"generated/{r['index']}" for r in rows], like.num_classes, like.num_bias, like.aligned_bias)
 
 
 def debiased_train_set(train: ImageSet, generated: ImageSet) -> ImageSet:

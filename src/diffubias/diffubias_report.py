@@ -11,15 +11,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
+import torch
 
 from diffubias import artifacts
+from diffubias.data import split_file
+from diffubias.figures import save_image_rows
+from diffubias.generation import MANIFEST, load_generated
+from diffubias.packed import read_packed
 from diffubias.paths import REPORTS
 from diffubias.reports import collect, markdown_table, summarize
 
 TABLE_RUNS = ("vanilla", "biased", "diffubias", "diffubias_nofilter", "oracle")
-RUN_NAMES = {"vanilla": "Vanilla (ERM)", "biased": "GCE (f_B)", "diffubias": "DiffuBias",
-             "diffubias_nofilter": "DiffuBias w/o filter", "oracle": "Oracle †"}
 
 
 def _cells(stage: str, variant: str = "") -> list[tuple[tuple[str, str, int], dict]]:
@@ -121,24 +123,9 @@ def ablation_table(summary: pd.DataFrame, metric: str = "unbiased_acc") -> str:
 
 def grid_png(images_by_class: dict[int, list[np.ndarray]], out: Path, per_row: int = 8, scale: int = 2) -> None:
     """A class-per-row grid of HWC uint8 images, upscaled ``scale``×, written atomically."""
-    if not images_by_class:
-        return
-    h, w = next(iter(v for v in images_by_class.values() if v))[0].shape[:2]
-    classes = sorted(images_by_class)
-    canvas = np.full((len(classes) * (h + 2), per_row * (w + 2), 3), 255, dtype=np.uint8)
-    for row, c in enumerate(classes):
-        for col, im in enumerate(images_by_class[c][:per_row]):
-            canvas[row * (h + 2):row * (h + 2) + h, col * (w + 2):col * (w + 2) + w] = im[:, :, :3]
-    img = Image.fromarray(canvas).resize((canvas.shape[1] * scale, canvas.shape[0] * scale), Image.Resampling.NEAREST)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    img.save(tmp, format="PNG")
-    tmp.replace(out)
-
-
-def _read(path: Path) -> np.ndarray:
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
+    rows = [[torch.from_numpy(np.ascontiguousarray(im[:, :, :3])).permute(2, 0, 1) for im in ims[:per_row]]
+            for _, ims in sorted(images_by_class.items())]
+    save_image_rows(rows, out, per_row, scale=scale)
 
 
 def mined_grid(data_root: Path, benchmark: str, ratio: str, seed: int, out: Path) -> bool:
@@ -146,9 +133,11 @@ def mined_grid(data_root: Path, benchmark: str, ratio: str, seed: int, out: Path
     table = artifacts.mined_table(benchmark, ratio, seed)
     if not table.is_file():
         return False
+    train = read_packed(split_file(data_root, "train", ratio))
+    index = {sid: i for i, sid in enumerate(train.ids.tolist())}
     by_class: dict[int, list[np.ndarray]] = {}
     for r in csv.DictReader(open(table)):
-        by_class.setdefault(int(r["class"]), []).append(_read(Path(data_root) / r["path"]))
+        by_class.setdefault(int(r["class"]), []).append(train.images[index[r["id"]]])
     grid_png(by_class, out)
     return True
 
@@ -156,14 +145,14 @@ def mined_grid(data_root: Path, benchmark: str, ratio: str, seed: int, out: Path
 def generated_grid(variant: str, benchmark: str, ratio: str, seed: int, out: Path) -> bool:
     """Generated images, one row per labelled class."""
     folder = artifacts.generated_dir(variant, benchmark, ratio, seed)
-    manifest = folder / "manifest.csv"
-    if not manifest.is_file():
+    if not (folder / MANIFEST).is_file():
         return False
+    rows, images = load_generated(folder)
     by_class: dict[int, list[np.ndarray]] = {}
-    for r in csv.DictReader(open(manifest)):
+    for r, img in zip(rows, images):
         lst = by_class.setdefault(int(r["label"]), [])
-        if len(lst) < 8 and (folder / r["file"]).is_file():
-            lst.append(_read(folder / r["file"]))
+        if len(lst) < 8:
+            lst.append(img)
     grid_png(by_class, out)
     return True
 

@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 import torch
 
-from diffubias.data import Vocabulary, load_images
+from diffubias.data import ImageSet, Vocabulary
 from diffubias.fidelity import generation_fidelity
-from diffubias.generation import load_manifest
+from diffubias.generation import load_generated_set
 
 
 def _kinds(data_root: Path, vocab: Vocabulary) -> tuple[str, str]:
@@ -50,15 +50,13 @@ def reference_fidelity(reference: str, out_dir: Path, data_root: Path, vocab: Vo
     """Fidelity of a generated folder (class as labelled; bias value ≠ the class's aligned value)."""
     if not reference or not Path(reference).exists():
         return fidelity_of_images(reference, torch.empty(0), torch.empty(0), data_root, vocab)
-    rows = load_manifest(out_dir)
-    images = load_images([Path(out_dir) / r["file"] for r in rows], image_size)
+    rows, images = load_generated_set(out_dir, image_size)
     labels = torch.tensor([int(r["label"]) for r in rows])
     return fidelity_of_images(reference, images, labels, data_root, vocab)
 
 
-def source_fidelity(reference: str, data_root: Path, rows: list, vocab: Vocabulary, image_size: int) -> dict:
+def source_fidelity(reference: str, data_root: Path, mined: ImageSet, vocab: Vocabulary) -> dict:
     """The same metrics on the real mined images the captions came from: the reference's ceiling on real data."""
     if not reference or not Path(reference).exists():
         return fidelity_of_images(reference, torch.empty(0), torch.empty(0), data_root, vocab)
-    images = load_images([Path(data_root) / r.path for r in rows], image_size)
-    return fidelity_of_images(reference, images, torch.tensor([r.label for r in rows]), data_root, vocab)
+    return fidelity_of_images(reference, mined.images, mined.labels, data_root, vocab)

@@ -5,16 +5,17 @@ mined image, and is rendered from its own seed ``derive_seed(seed, i)`` (a CPU g
 the initial noise is the same on every device). Batch k always holds images [kB, (k+1)B): the
 last batch is padded with the following plan items, rendered and not saved, so a file's bytes
 never depend on how many images were asked for, where a run was interrupted, or how many
-processes shared the work. Files are written to a temporary name and renamed (a present
-``i:06d.png`` is complete); ``manifest.csv`` (the plan) and ``generation.json`` (the settings)
-are written before rendering, so a rerun knows what every existing file must contain.
+processes shared the work. Each batch is one packed shard ``batch-<k>.npz`` (:mod:`diffubias.packed`),
+written atomically (a present shard is complete): a folder of a few hundred shards hashes in
+milliseconds where one PNG per image did not. ``manifest.csv`` (the plan) and ``generation.json``
+(the settings) are written before rendering, so a rerun knows what every existing shard must contain.
 """
 from __future__ import annotations
 
 import csv
 import hashlib
 import json
-import os
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,11 +27,19 @@ from PIL import Image
 from tqdm import tqdm
 
 from diffubias.errors import DataError
+from diffubias.io import atomic_path, write_text_atomic
+from diffubias.packed import UNKNOWN_BIAS, PackedArrays, read_packed, write_packed
 from diffubias.sharding import Shard, derive_seed
 
 MANIFEST = "manifest.csv"
 SETTINGS = "generation.json"
 MANIFEST_FIELDS = ("file", "index", "prompt", "source_image", "caption_index", "label", "seed")
+BATCH_GLOB = "batch-*.npz"
+
+
+def batch_file(batch: int) -> str:
+    """File name of packed shard ``batch``."""
+    return f"batch-{batch:05d}.npz"
 
 
 @dataclass(frozen=True)
@@ -44,12 +53,9 @@ class GenItem:
     label: int
     seed: int
 
-    @property
-    def file(self) -> str:
-        return f"{self.index:06d}.png"
-
-    def row(self) -> dict[str, str]:
-        return {"file": self.file, **{k: str(v) for k, v in asdict(self).items()}}
+    def row(self, batch_size: int) -> dict[str, str]:
+        """The manifest row: ``file`` is the shard holding this image."""
+        return {"file": batch_file(self.index // batch_size), **{k: str(v) for k, v in asdict(self).items()}}
 
 
 def plan_item(corpus: list[dict], index: int, seed: int) -> GenItem:
@@ -105,59 +111,64 @@ def read_manifest(out_dir: Path) -> dict[int, dict[str, str]]:
 
 
 def _write_csv(rows: list[dict[str, str]], path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", newline="") as fh:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=MANIFEST_FIELDS)
         w.writeheader()
         w.writerows(rows)
-    tmp.replace(path)
 
 
-def _png_ok(path: Path) -> bool:
+def _shard_ids(path: Path) -> list[str] | None:
     try:
-        with Image.open(path) as im:
-            im.verify()
-        return True
-    except (OSError, SyntaxError, ValueError):
-        return False
+        return read_packed(path).ids.tolist()
+    except DataError:
+        return None
 
 
 def prepare_folder(out_dir: Path, items: list[GenItem], settings: dict[str, Any]) -> dict[str, int]:
     """Reconcile an existing folder with the plan (main process only); returns what was repaired.
 
-    Settings changed → every image is stale. Otherwise an image is kept only if the previous
-    manifest promised it the same prompt, label and seed and it decodes. Images beyond the
-    plan, stale or corrupt images and leftover temporary files are removed.
+    Settings changed → every shard is stale. Otherwise a shard is kept only if the previous
+    manifest promised each of its images the same prompt, label and seed and it reads back with
+    exactly those images. Shards beyond the plan, stale or corrupt shards, leftover temporary files
+    and files this renderer never writes (``stray``: counted so the caller can say so) are removed.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = dict(kept=0, stale_settings=0, stale_plan=0, corrupt=0, beyond_plan=0, temp_removed=0)
+    bsz = int(settings["batch_size"])
+    report = dict(kept=0, stale_settings=0, stale_plan=0, corrupt=0, beyond_plan=0, temp_removed=0, stray=0)
     for tmp in out_dir.glob(".*.tmp*"):
-        tmp.unlink()
+        shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
         report["temp_removed"] += 1
     settings_file = out_dir / SETTINGS
     same_settings = settings_file.is_file() and json.loads(settings_file.read_text()) == settings
     previous = read_manifest(out_dir) if same_settings else {}
-    wanted = {it.file: it.row() for it in items}
-    for png in sorted(out_dir.glob("*.png")):
-        old = previous.get(int(png.stem)) if png.stem.isdigit() else None
-        if png.name not in wanted:
+    wanted: dict[str, list[GenItem]] = {}
+    for it in items:
+        wanted.setdefault(batch_file(it.index // bsz), []).append(it)
+    for path in sorted(out_dir.iterdir()):
+        if path.name in (SETTINGS, MANIFEST) or path.name.startswith("."):
+            continue
+        batch = wanted.get(path.name)
+        if not path.match(BATCH_GLOB) or not path.is_file():
+            reason = "stray"
+        elif batch is None:
             reason = "beyond_plan"
         elif not same_settings:
             reason = "stale_settings"
-        elif old != wanted[png.name]:
+        elif any(previous.get(it.index) != it.row(bsz) for it in batch):
             reason = "stale_plan"
-        elif not _png_ok(png):
+        elif _shard_ids(path) != [str(it.index) for it in batch]:
             reason = "corrupt"
         else:
-            report["kept"] += 1
+            report["kept"] += len(batch)
             continue
-        png.unlink()
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
         report[reason] += 1
-    tmp = settings_file.with_name(f".{SETTINGS}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
-    tmp.replace(settings_file)
-    _write_csv([it.row() for it in items], out_dir / MANIFEST)
+    write_text_atomic(settings_file, json.dumps(settings, indent=2, sort_keys=True) + "\n")
+    _write_csv([it.row(bsz) for it in items], out_dir / MANIFEST)
     return report
 
 
@@ -190,11 +201,11 @@ def render_batch(pipe: Any, items: list[GenItem], opt: RenderOptions) -> np.ndar
     return arr
 
 
-def save_png(array: np.ndarray, path: Path) -> None:
-    """Write a PNG to a temporary name, then rename (a present file is always complete)."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    Image.fromarray(array).save(tmp, format="PNG")
-    tmp.replace(path)
+def save_batch(items: list[GenItem], arrays: np.ndarray, path: Path) -> None:
+    """Write one batch's planned images as a packed shard (ids = image indices, bias unknown)."""
+    write_packed(path, PackedArrays(arrays, np.array([it.label for it in items]),
+                                    np.full(len(items), UNKNOWN_BIAS), np.array([str(it.index) for it in items]),
+                                    {"batch": items[0].index}))
 
 
 @dataclass
@@ -213,8 +224,8 @@ class RenderStats:
         return self.rendered_with_padding / self.seconds if self.seconds > 0 else 0.0
 
 
-def _missing(items: list[GenItem], out_dir: Path) -> set[int]:
-    return {it.index for it in items if not (out_dir / it.file).exists()}
+def _missing(items: list[GenItem], out_dir: Path, bsz: int) -> set[int]:
+    return {it.index for it in items if not (out_dir / batch_file(it.index // bsz)).exists()}
 
 
 def render(pipe: Any, corpus: list[dict], num_images: int, seed: int, opt: RenderOptions, out_dir: Path,
@@ -226,10 +237,10 @@ def render(pipe: Any, corpus: list[dict], num_images: int, seed: int, opt: Rende
     repaired: dict[str, int] = {}
     if shard.is_main:
         repaired = prepare_folder(out_dir, items, {**settings, "batch_size": opt.batch_size})
-        missing = _missing(items, out_dir)  # before the barrier: no process has written yet
+        missing = _missing(items, out_dir, opt.batch_size)  # before the barrier: no process has written yet
     shard.barrier()
     if not shard.is_main:
-        missing = _missing(items, out_dir)
+        missing = _missing(items, out_dir, opt.batch_size)
     t0 = time.perf_counter()
     bsz = opt.batch_size
     all_batches = sorted({i // bsz for i in missing})
@@ -237,32 +248,53 @@ def render(pipe: Any, corpus: list[dict], num_images: int, seed: int, opt: Rende
     for k in tqdm(todo, desc=f"generate [{shard.rank}/{shard.world}]", unit="batch", disable=not progress):
         batch = [items[i] if i < num_images else plan_item(corpus, i, seed) for i in range(k * bsz, (k + 1) * bsz)]
         arrays = render_batch(pipe, batch, opt)
-        for it, arr in zip(batch, arrays):
-            if it.index in missing:
-                save_png(arr, out_dir / it.file)
+        keep = [j for j, it in enumerate(batch) if it.index < num_images]
+        save_batch([batch[j] for j in keep], arrays[keep], out_dir / batch_file(k))
         if after_batch is not None:
             after_batch(k)
     shard.barrier()
     if not shard.is_main:
         return None
-    absent = [it.file for it in items if not (out_dir / it.file).exists()]
+    absent = sorted({batch_file(i // bsz) for i in _missing(items, out_dir, bsz)})
     if absent:
-        raise DataError(f"{out_dir}: {len(absent)} planned images are missing after rendering "
+        raise DataError(f"{out_dir}: {len(absent)} planned shards are missing after rendering "
                         f"(first: {absent[0]}); rerun `diffubias generate` to complete them")
     return RenderStats(num_images, num_images - len(missing), len(missing), len(all_batches) * bsz,
                        time.perf_counter() - t0, repaired)
 
 
 def load_manifest(out_dir: Path) -> list[dict[str, str]]:
-    """The manifest rows of a finished folder; every row's file must exist and no PNG may be unlisted."""
+    """The manifest rows of a finished folder; every listed shard must exist and none may be unlisted."""
     out_dir = Path(out_dir)
     rows = read_manifest(out_dir)
     if not rows:
-        raise DataError(f"{out_dir}/{MANIFEST}: missing or empty; run `diffubias generate` for this cell")
+        raise DataError(f"{out_dir}/{MANIFEST}: missing or empty; run the stage that renders this folder")
     listed = {r["file"] for r in rows.values()}
     missing = sorted(f for f in listed if not (out_dir / f).is_file())
-    extra = sorted(p.name for p in out_dir.glob("*.png") if p.name not in listed)
+    extra = sorted(p.name for p in out_dir.glob(BATCH_GLOB) if p.name not in listed)
     if missing or extra:
-        raise DataError(f"{out_dir}: manifest and files disagree ({len(missing)} listed files missing, "
-                        f"{len(extra)} unlisted files); rerun `diffubias generate` to repair the folder")
+        raise DataError(f"{out_dir}: manifest and shards disagree ({len(missing)} listed shards missing, "
+                        f"{len(extra)} unlisted shards); rerun the stage that renders this folder to repair it")
     return [rows[i] for i in sorted(rows)]
+
+
+def load_generated(out_dir: Path) -> tuple[list[dict[str, str]], np.ndarray]:
+    """Manifest rows and their images (uint8 ``[N, H, W, 3]``, row order) of a finished folder."""
+    rows = load_manifest(out_dir)
+    parts, ids = [], []
+    for name in dict.fromkeys(r["file"] for r in rows):
+        shard = read_packed(Path(out_dir) / name)
+        parts.append(shard.images)
+        ids.extend(shard.ids.tolist())
+    if ids != [r["index"] for r in rows]:
+        raise DataError(f"{out_dir}: shards do not hold the images the manifest lists; rerun the stage that "
+                        "renders this folder to repair it")
+    return rows, np.concatenate(parts)
+
+
+def load_generated_set(out_dir: Path, image_size: int) -> tuple[list[dict[str, str]], torch.Tensor]:
+    """Manifest rows and their images as uint8 ``[N, 3, image_size, image_size]`` (resized if needed)."""
+    from diffubias.data import resize_images
+
+    rows, images = load_generated(out_dir)
+    return rows, resize_images(torch.from_numpy(images).permute(0, 3, 1, 2).contiguous(), image_size)

@@ -7,7 +7,6 @@ labels are read only by :func:`mining_metrics`, to report precision@K and recall
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,9 +16,10 @@ from tqdm import tqdm
 
 from diffubias.data import ImageSet
 from diffubias.errors import DataError
+from diffubias.io import atomic_path
 from diffubias.training import normalize
 
-TABLE_FIELDS = ("rank", "path", "class", "loss", "index")
+TABLE_FIELDS = ("rank", "id", "class", "loss", "index")
 
 
 @torch.no_grad()
@@ -82,10 +82,10 @@ def mining_metrics(selected: torch.Tensor, conflicting: torch.Tensor, labels: to
 
 @dataclass(frozen=True)
 class MinedSample:
-    """One row of the mined table: rank (0 = highest loss), image path, class, loss, train index."""
+    """One row of the mined table: rank (0 = highest loss), sample id, class, loss, train index."""
 
     rank: int
-    path: str
+    sample_id: str
     label: int
     loss: float
     index: int
@@ -98,16 +98,12 @@ def mined_rows(data: ImageSet, selected: torch.Tensor, losses: torch.Tensor) -> 
 
 
 def write_table(rows: list[MinedSample], path: Path) -> None:
-    """Write the mined table as CSV (rank, path, class, loss, index), atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", newline="") as fh:
+    """Write the mined table as CSV (rank, id, class, loss, index), atomically."""
+    with atomic_path(Path(path)) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(TABLE_FIELDS)
         for r in rows:
-            w.writerow([r.rank, r.path, r.label, f"{r.loss:.6f}", r.index])
-    tmp.replace(path)
+            w.writerow([r.rank, r.sample_id, r.label, f"{r.loss:.6f}", r.index])
 
 
 def read_table(path: Path) -> list[MinedSample]:
@@ -119,7 +115,7 @@ def read_table(path: Path) -> list[MinedSample]:
         reader = csv.DictReader(fh)
         if reader.fieldnames is None or set(TABLE_FIELDS) - set(reader.fieldnames):
             raise DataError(f"{path}: not a mined table (expected columns {list(TABLE_FIELDS)})")
-        rows = [MinedSample(int(r["rank"]), r["path"], int(r["class"]), float(r["loss"]), int(r["index"]))
+        rows = [MinedSample(int(r["rank"]), r["id"], int(r["class"]), float(r["loss"]), int(r["index"]))
                 for r in reader]
     if not rows:
         raise DataError(f"{path}: no mined image; raise mine.k or check the biased model")

@@ -63,7 +63,3 @@ def current_shard() -> Shard:
     state = PartialState(cpu=cpu)
     return Shard(state.process_index, state.num_processes, str(state.device), state.wait_for_everyone)
 
-
-def resolve_device(name: str, shard: Shard) -> str:
-    """``auto`` → this process's device (cuda:<local rank> or cpu); anything else as given."""
-    return shard.device if name == "auto" else name

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from diffubias.config import TrackingParams
+from diffubias.io import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -226,9 +226,5 @@ def track_stage(stage: str, p: TrackingParams, params: dict[str, Any] | None = N
 
 
 def write_json(path: Path, content: Any) -> None:
-    """Write JSON atomically (temp file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(content, indent=2, sort_keys=False) + "\n")
-    tmp.replace(path)
+    """Write JSON atomically (``diffubias.io.write_json_atomic``)."""
+    write_json_atomic(path, content)

@@ -18,19 +18,14 @@ from tqdm import tqdm
 
 from diffubias.config import Params, TrainParams
 from diffubias.data import ImageSet
+from diffubias.devices import resolve_device
 from diffubias.errors import ConfigError
+from diffubias.io import atomic_path
 from diffubias.methods import Batch, Method, MethodContext, get_method
 from diffubias.metrics import classification_metrics
 from diffubias.models import Classifier, build_model
 
 AUGMENTATIONS = ("crop", "flip")
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' picks CUDA when available, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def normalize(images: torch.Tensor) -> torch.Tensor:
@@ -166,12 +161,9 @@ _CURVE_KEYS = ("unbiased_acc", "aligned_acc", "conflicting_acc", "worst_group_ac
 
 def save_checkpoint(model: torch.nn.Module, path: Path, meta: dict[str, Any]) -> None:
     """Write weights as safetensors (atomically) with JSON-encoded metadata."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(tmp), metadata={"diffubias": json.dumps(meta)})
-    tmp.replace(path)
+    with atomic_path(Path(path)) as tmp:
+        save_file(state, str(tmp), metadata={"diffubias": json.dumps(meta)})
 
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> tuple[Classifier, dict]:

@@ -1,9 +1,10 @@
-"""Typed, frozen, strict views of ``params.yaml``: one dataclass per section.
+"""Typed, frozen, strict views of ``params.yaml``: one pydantic dataclass per section.
 
-``params.yaml`` is the project's single source of configuration. Each section maps onto a
-frozen dataclass (grouped by concept in ``core``, ``diffubias``, ``foundation``, ``ddb``,
-``ffr``); :func:`load_params` builds :class:`Params` and rejects unknown keys and wrongly
-typed values at load time with the key's dotted name.
+``params.yaml`` is the project's single source of configuration. Each section maps onto a frozen
+pydantic dataclass (grouped by concept in ``core``, ``diffubias``, ``foundation``, ``ddb``, ``ffr``;
+shared types and error wording in ``schema``) whose defaults equal ``params.yaml``'s values;
+:func:`load_params` builds :class:`Params` and rejects unknown keys, wrongly typed values and
+out-of-range values at load time with the key's dotted name.
 """
 from diffubias.config.core import (BiasedParams, DataParams, DFRParams, GridParams, GroupDROParams, JTTParams,
                                    LfFParams, ResampleParams, TrackingParams, TrainParams, WorldParams)

@@ -1,15 +1,21 @@
 """The From Fake to Real section (with the USB / ASB baselines)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import field
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field
 
 from diffubias.config.checks import check
+from diffubias.config.schema import (Bool, Int, LearningRate, NonNegFloat, NonNegInt, PosFloat, PosInt, count_or,
+                                     section)
 
 FFR_RUN_DEFAULTS: tuple[str, ...] = ("ffr-erm", "ffr-groupdro")
 
+Images = Annotated[Int | Literal["match_usb"], BeforeValidator(count_or("match_usb"))]
 
-@dataclass(frozen=True)
+
+@section("ffr")
 class FFRParams:
     """From Fake to Real (Qraitem et al.) with the USB / ASB synthetic-data baselines (bias-supervised)."""
 
@@ -17,35 +23,29 @@ class FFRParams:
     template: str = ""  # prompt template with {class} and {bias}; '' = templates[<the benchmark's bias kind>]
     templates: dict[str, str] = field(default_factory=lambda: {
         "colour": "a photo of a {bias} {class}", "background": "a photo of a {class} on a {bias} background"})
-    images: int | Literal["match_usb"] = "match_usb"  # synthetic images per cell; match_usb = what USB needs
-    images_ratio: float = 1.0  # multiplies the match_usb count
-    max_images: int = 0        # cap on the match_usb count (0 = none)
-    generation_seed: int = 0
+    images: Images = "match_usb"  # synthetic images per cell; match_usb = what USB needs
+    images_ratio: PosFloat = 1.0  # multiplies the match_usb count
+    max_images: NonNegInt = 2000  # cap on the match_usb count (0 = none)
+    generation_seed: Int = 0
     model: str = "models/foundation/t2i"  # local folder or hub id (CompVis/stable-diffusion-v1-4 in the paper)
-    steps: int = 20
-    guidance_scale: float = 4.0
+    steps: PosInt = 20
+    guidance_scale: NonNegFloat = 4.0
     scheduler: str = "dpm"
-    resolution: int = 0
+    resolution: NonNegInt = 0
     negative_prompt: str = ""
-    batch_size: int = 16
+    batch_size: PosInt = 16
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
     device: str = "auto"
     reference: str = "models/foundation/reference"  # subgroup fidelity ('' = skip)
-    lr_grid: tuple[float, ...] = (1e-3, 1e-4)  # every training phase picks its lr on the validation split
-    stage1_epochs: int = 0  # 0 = train.epochs
+    # every training phase picks its lr on the validation split
+    lr_grid: Annotated[tuple[LearningRate, ...], Field(min_length=1)] = (1e-3, 1e-4)
+    stage1_epochs: NonNegInt = 0  # 0 = train.epochs
     select_metric: Literal["unbiased_acc", "worst_group_acc", "balanced_acc"] = "balanced_acc"
-    frozen_bn: bool = False  # FFR stage 2 keeps batch-norm statistics and affine weights of stage 1
-    tsne_samples: int = 300  # real and synthetic training images per t-SNE panel
+    frozen_bn: Bool = False  # FFR stage 2 keeps batch-norm statistics and affine weights of stage 1
+    tsne_samples: PosInt = 300  # real and synthetic training images per t-SNE panel
 
     def validate(self) -> None:
-        check(isinstance(self.images, str) or self.images >= 1, "ffr.images",
-              f"must be >= 1 or match_usb, got {self.images}")
-        check(self.images_ratio > 0, "ffr.images_ratio", f"must be > 0, got {self.images_ratio}")
-        check(self.max_images >= 0, "ffr.max_images", f"must be >= 0 (0 = no cap), got {self.max_images}")
-        check(self.steps >= 1 and self.batch_size >= 1, "ffr.steps", "ffr.steps and ffr.batch_size must be >= 1")
-        check(len(self.lr_grid) > 0 and all(lr > 0 for lr in self.lr_grid), "ffr.lr_grid",
-              f"must be a non-empty list of positive learning rates, got {list(self.lr_grid)}")
-        check(self.stage1_epochs >= 0, "ffr.stage1_epochs", f"must be >= 0, got {self.stage1_epochs}")
+        """Check that every prompt template names both attributes."""
         for name, text in {"template": self.template, **{f"templates.{k}": v for k, v in self.templates.items()}}.items():
             check(not text or ("{class}" in text and "{bias}" in text), f"ffr.{name}",
-                   f"must contain {{class}} and {{bias}}, got {text!r}")
+                  f"must contain {{class}} and {{bias}}, got {text!r}")

@@ -1,18 +1,17 @@
-"""The whole of ``params.yaml`` as one frozen dataclass, and the strict loader that builds it.
+"""The whole of ``params.yaml`` as one frozen pydantic dataclass, and the strict loader that builds it.
 
-Each value is checked against its field's annotation; unknown keys and wrongly typed values fail
-with the key's dotted name, so a typo never silently falls back to a default.
+Each value is validated against its field's type and bounds; unknown keys and wrongly typed values
+fail with the key's dotted name, so a typo never silently falls back to a default.
 """
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
+from pydantic import TypeAdapter, ValidationError, field_validator
 
 from diffubias.config.core import (BiasedParams, DataParams, DFRParams, GridParams, GroupDROParams, JTTParams,
                                    LfFParams, ResampleParams, TrackingParams, TrainParams, WorldParams)
@@ -23,12 +22,13 @@ from diffubias.config.diffubias import (CaptionParams, DebiasedParams, GenerateP
 from diffubias.config.ffr import FFRParams
 from diffubias.config.foundation import (CaptionerParams, CorpusParams, FoundationEvalParams, ReferenceParams,
                                          T2IParams)
+from diffubias.config.schema import describe, section
 from diffubias.errors import ConfigError
 
 PARAMS_FILE = "params.yaml"
 
 
-@dataclass(frozen=True)
+@section("")
 class Params:
     """All sections of params.yaml."""
 
@@ -61,100 +61,22 @@ class Params:
     ddb_recipe2: DDBRecipe2Params = field(default_factory=DDBRecipe2Params)
     ddb_ablation: DDBAblationParams = field(default_factory=DDBAblationParams)
 
-
-def _coerce(value: Any, tp: Any, key: str) -> Any:
-    """Check ``value`` against the annotation ``tp``; return it in canonical form."""
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if tp is Any:
-        return value
-    if origin is Literal:
-        if value not in args:
-            raise ConfigError(f"{key}: {value!r} is not one of {list(args)}")
-        return value
-    if origin in (typing.Union, types.UnionType):
-        errors = []
-        for arg in args:
-            try:
-                return _coerce(value, arg, key)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(f"{key}: {value!r} matches none of {[_name(a) for a in args]}")
-    if tp is type(None):
-        if value is not None:
-            raise ConfigError(f"{key}: expected null, got {value!r}")
-        return None
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: expected a list, got {type(value).__name__} {value!r}")
-        item_tp = args[0] if args else Any
-        return tuple(_coerce(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value))
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
-        ktp, vtp = args if args else (Any, Any)
-        return {_coerce(k, ktp, key): _coerce(v, vtp, f"{key}.{k}") for k, v in value.items()}
-    if dataclasses.is_dataclass(tp):
-        return build_section(tp, value, key)
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {type(value).__name__} {value!r}")
-        return float(value)
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {type(value).__name__} {value!r}")
-        return value
-    if tp is str:
-        # YAML reads `ratios: [1, 0.5]` as numbers; ratios and ids are strings here.
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return _number_to_str(value)
-        if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {type(value).__name__} {value!r}")
-        return value
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true/false, got {value!r}")
-        return value
-    raise ConfigError(f"{key}: unsupported annotation {tp!r}")  # pragma: no cover
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_section(cls, value: Any) -> Any:
+        # A section whose keys are all commented out reads as null in YAML: it means "all defaults".
+        return {} if value is None else value
 
 
-def _number_to_str(value: float) -> str:
-    text = repr(value)
-    return text[:-2] if text.endswith(".0") else text
-
-
-def _name(tp: Any) -> str:
-    return getattr(tp, "__name__", str(tp))
+_ADAPTER = TypeAdapter(Params)
 
 
 def build_section(cls: type, raw: Any, key: str) -> Any:
-    """Build the dataclass ``cls`` from the mapping ``raw`` (strict: unknown keys fail)."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{key}: expected a mapping of options, got {type(raw).__name__}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - known)
-    where = key or "params.yaml"
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(_join(key, u) for u in unknown)}; "
-            f"valid keys are {sorted(known)}"
-        )
-    values = {name: _coerce(raw[name], hints[name], _join(key, name)) for name in raw}
+    """Build the section dataclass ``cls`` from the mapping ``raw`` (strict: unknown keys fail)."""
     try:
-        obj = cls(**values)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
-    validate = getattr(obj, "validate", None)
-    if callable(validate):
-        validate()
-    return obj
-
-
-def _join(prefix: str, name: str) -> str:
-    return f"{prefix}.{name}" if prefix else name
+        return TypeAdapter(cls).validate_python({} if raw is None else raw)
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, cls, key)) from None
 
 
 def parse_params(raw: dict[str, Any], source: str = PARAMS_FILE) -> Params:
@@ -162,9 +84,9 @@ def parse_params(raw: dict[str, Any], source: str = PARAMS_FILE) -> Params:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of sections")
     try:
-        return build_section(Params, raw, "")
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
+        return _ADAPTER.validate_python(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {describe(exc, Params)}") from None
 
 
 def load_params(path: str | Path = PARAMS_FILE) -> Params:

@@ -11,16 +11,17 @@ at the data size; at 224 px (BFFHQ/BAR) a latent model would be the better choic
 
 Classes are embedded with ``num_class_embeds = num_classes + 1``: id ``num_classes`` is the
 null class that label dropout substitutes, so classifier-free guidance needs no second model.
-Training is resumable: ``checkpoint/state.pt`` (weights, EMA, optimiser, schedule, RNG state)
-is written every ``checkpoint_every`` steps; a rerun with the same settings continues from it,
-and a resumed run ends with exactly the weights of an uninterrupted one.
+The learning rate follows diffusers' ``get_cosine_schedule_with_warmup`` (linear from 0 over
+``warmup_steps``, then a half cosine down to 0) and the weights are averaged by diffusers'
+``EMAModel``. Training is resumable: ``checkpoint/state.safetensors`` (weights, EMA, optimiser
+moments and the sampling generator as tensors; step, losses, settings and the scalar optimiser /
+EMA state as JSON metadata, no pickle) is written every ``checkpoint_every`` steps; a rerun with
+the same settings continues from it, and a resumed run ends with exactly the weights of an
+uninterrupted one.
 """
 from __future__ import annotations
 
 import json
-import math
-import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,13 +29,17 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from diffubias.config import DDBDiffusionParams
+from diffubias.devices import resolve_device
 from diffubias.errors import DataError
+from diffubias.io import atomic_path, write_text_atomic
 
 CONFIG_FILE = "ddb_diffusion.json"
-STATE_FILE = "checkpoint/state.pt"
+STATE_FILE = "checkpoint/state.safetensors"
 # Settings that a checkpoint must share with the current params to be resumed (not steps / checkpoint_every).
 _RESUME_KEYS = ("resolution", "channels", "layers_per_block", "norm_groups", "prediction_type", "train_timesteps",
                 "batch_size", "lr", "warmup_steps", "ema_decay", "label_dropout")
@@ -76,14 +81,6 @@ def prepare_images(images: torch.Tensor, size: int) -> torch.Tensor:
     return x
 
 
-def _lr_factor(step: int, warmup: int, total: int) -> float:
-    """Linear warm-up, then cosine decay to 10 %."""
-    if step < warmup:
-        return (step + 1) / max(warmup, 1)
-    progress = min(1.0, (step - warmup) / max(total - warmup, 1))
-    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
-
-
 @dataclass
 class DiffusionResult:
     """What training did: steps run now and in total, final loss, throughput."""
@@ -100,53 +97,93 @@ class DiffusionResult:
         return self.steps_run / self.seconds if self.seconds > 0 else 0.0
 
 
-def _save_state(path: Path, state: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(state, tmp)
-    tmp.replace(path)
+def _save_state(path: Path, unet: Any, ema: Any, opt: torch.optim.Optimizer, gen: torch.Generator,
+                meta: dict[str, Any]) -> None:
+    """Tensors into safetensors, everything else as JSON in its metadata: one file, replaced atomically."""
+    tensors = {f"model.{k}": v for k, v in unet.state_dict().items()}
+    tensors["generator"] = gen.get_state()
+    opt_state = opt.state_dict()
+    scalars: dict[str, dict[str, Any]] = {}
+    for pid, st in opt_state["state"].items():
+        for key, value in st.items():
+            if torch.is_tensor(value):
+                tensors[f"optimizer.{pid}.{key}"] = value
+            else:
+                scalars.setdefault(str(pid), {})[key] = value
+    ema_meta = None
+    if ema is not None:
+        tensors.update({f"ema.{i}": t for i, t in enumerate(ema.shadow_params)})
+        ema_meta = {k: v for k, v in ema.state_dict().items() if k != "shadow_params"}
+    meta = {**meta, "optimizer": {"param_groups": opt_state["param_groups"], "scalars": scalars}, "ema": ema_meta}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"diffubias": json.dumps(meta)})
 
 
-def _load_state(out_dir: Path, settings: dict[str, Any]) -> dict[str, Any] | None:
+def _load_state(out_dir: Path, settings: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+    """(tensors, metadata) of the checkpoint in ``out_dir`` when it was made with ``settings``, else None."""
     path = out_dir / STATE_FILE
     if not path.is_file():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if state.get("settings") != settings:
+    with safe_open(str(path), "pt") as fh:
+        meta = json.loads(fh.metadata()["diffubias"])
+    if meta.get("settings") != settings:
         tqdm.write(f"{path}: settings changed since this checkpoint; training from scratch")
         return None
-    return state
+    return load_file(str(path)), meta
+
+
+def _restore(tensors: dict[str, torch.Tensor], meta: dict[str, Any], unet: Any, ema: Any,
+             opt: torch.optim.Optimizer, gen: torch.Generator, device: torch.device) -> None:
+    """Load a checkpoint's weights, EMA, optimiser and generator state in place."""
+    unet.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, pid, name = key.split(".", 2)
+            state.setdefault(int(pid), {})[name] = value
+    for pid, values in meta["optimizer"]["scalars"].items():
+        state.setdefault(int(pid), {}).update(values)
+    groups = [{**g, "betas": tuple(g["betas"])} if "betas" in g else g for g in meta["optimizer"]["param_groups"]]
+    opt.load_state_dict({"state": state, "param_groups": groups})
+    if ema is not None:
+        shadow = [tensors[f"ema.{i}"] for i in range(len(ema.shadow_params))]
+        ema.load_state_dict({**meta["ema"], "shadow_params": shadow})
+        ema.to(device)
+    gen.set_state(tensors["generator"])
 
 
 def train_diffusion(images: torch.Tensor, labels: torch.Tensor, num_classes: int, p: DDBDiffusionParams,
                     image_size: int, seed: int, out_dir: Path, progress: bool = True) -> DiffusionResult:
     """Train (or resume) the class-conditional UNet on uint8 ``images`` and save it in diffusers format."""
+    from diffusers.optimization import get_cosine_schedule_with_warmup
+    from diffusers.training_utils import EMAModel
+
     if p.threads > 0:
         torch.set_num_threads(p.threads)
     out_dir = Path(out_dir)
     size = train_resolution(p, image_size)
-    device = torch.device("cuda" if p.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if p.device == "auto" else p.device))
+    device = resolve_device(p.device)
     settings = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(p).items() if k in _RESUME_KEYS}
     settings.update(num_classes=num_classes, image_size=image_size, seed=seed, train_images=int(len(labels)))
     torch.manual_seed(seed)
     unet = build_unet(p, num_classes, size).to(device)
-    ema = [q.detach().clone() for q in unet.parameters()]
+    ema = EMAModel(unet.parameters(), decay=p.ema_decay, foreach=True) if p.ema_decay > 0 else None
     noise_sched = build_scheduler(p)
     opt = torch.optim.AdamW(unet.parameters(), lr=p.lr, weight_decay=0.0)
     gen = torch.Generator().manual_seed(seed)
     step, losses = 0, []
     state = _load_state(out_dir, settings)
-    if state is not None and int(state["step"]) > p.steps:
-        tqdm.write(f"{out_dir / STATE_FILE}: has {state['step']} steps, more than ddb_diffusion.steps={p.steps}; "
+    if state is not None and int(state[1]["step"]) > p.steps:
+        tqdm.write(f"{out_dir / STATE_FILE}: has {state[1]['step']} steps, more than ddb_diffusion.steps={p.steps}; "
                    "training from scratch")
         state = None
     if state is not None:
-        unet.load_state_dict(state["model"])
-        ema = [t.to(device) for t in state["ema"]]
-        opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"])
-        step, losses = int(state["step"]), list(state["losses"])
+        _restore(*state, unet, ema, opt, gen, device)
+        step, losses = int(state[1]["step"]), list(state[1]["losses"])
+    # built after the optimiser state is restored: last_epoch = step - 1 resumes the schedule of the current
+    # ddb_diffusion.steps at this step (the restored groups carry the "initial_lr" it starts from)
+    lr_sched = get_cosine_schedule_with_warmup(opt, p.warmup_steps, p.steps, last_epoch=step - 1)
     resumed_from = step
     x_all = prepare_images(images, size)
     y_all = labels.long()
@@ -155,8 +192,6 @@ def train_diffusion(images: torch.Tensor, labels: torch.Tensor, num_classes: int
     bar = tqdm(range(step, p.steps), desc="ddb diffusion", unit="step", disable=not progress, mininterval=5)
     unet.train()
     for step in bar:
-        for group in opt.param_groups:
-            group["lr"] = p.lr * _lr_factor(step, p.warmup_steps, p.steps)
         idx = torch.randint(0, len(y_all), (p.batch_size,), generator=gen)
         x0, y = x_all[idx].to(device), y_all[idx].clone()
         y[torch.rand(p.batch_size, generator=gen) < p.label_dropout] = num_classes  # the null class
@@ -171,21 +206,18 @@ def train_diffusion(images: torch.Tensor, labels: torch.Tensor, num_classes: int
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
         opt.step()
-        with torch.no_grad():
-            decay = min(p.ema_decay, (1 + step) / (10 + step))
-            torch._foreach_lerp_(ema, [q.detach() for q in unet.parameters()], 1.0 - decay)
+        lr_sched.step()
+        if ema is not None:
+            ema.step(unet.parameters())
         losses.append(round(loss.item(), 5))
         bar.set_postfix(loss=f"{sum(losses[-50:]) / len(losses[-50:]):.4f}", refresh=False)
         done = step + 1
         if done % p.checkpoint_every == 0 or done == p.steps:
-            _save_state(out_dir / STATE_FILE, {"model": unet.state_dict(), "ema": [e.cpu() for e in ema],
-                                               "optimizer": opt.state_dict(), "generator": gen.get_state(),
-                                               "step": done, "losses": losses, "settings": settings})
+            _save_state(out_dir / STATE_FILE, unet, ema, opt, gen,
+                        {"step": done, "losses": losses, "settings": settings})
     seconds = time.perf_counter() - t0
-    if p.ema_decay > 0:
-        with torch.no_grad():
-            for q, e in zip(unet.parameters(), ema):
-                q.copy_(e)
+    if ema is not None:
+        ema.copy_to(unet.parameters())
     save_model(unet, noise_sched, out_dir, {**settings, "null_class": num_classes, "resolution_px": size,
                                             "steps": p.steps})
     tail = losses[-50:] or [float("nan")]
@@ -195,17 +227,10 @@ def train_diffusion(images: torch.Tensor, labels: torch.Tensor, num_classes: int
 def save_model(unet: Any, scheduler: Any, out_dir: Path, meta: dict[str, Any]) -> None:
     """``unet/`` and ``scheduler/`` (diffusers format) plus ``ddb_diffusion.json``, each replaced atomically."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     for name, obj in (("unet", unet), ("scheduler", scheduler)):
-        tmp = out_dir / f".{name}.tmp-{os.getpid()}"
-        obj.save_pretrained(tmp)
-        final = out_dir / name
-        if final.exists():
-            shutil.rmtree(final)
-        tmp.replace(final)
-    tmp = out_dir / f".{CONFIG_FILE}.tmp-{os.getpid()}"
-    tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    tmp.replace(out_dir / CONFIG_FILE)
+        with atomic_path(out_dir / name) as tmp:
+            obj.save_pretrained(tmp)
+    write_text_atomic(out_dir / CONFIG_FILE, json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
 
 def load_model(model_dir: Path, device: str | torch.device = "cpu") -> tuple[Any, Any, dict[str, Any]]:

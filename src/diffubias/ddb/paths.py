@@ -17,7 +17,7 @@ def diffusion_dir(benchmark: str, ratio: str, seed: int) -> Path:
 
 
 def samples_dir(benchmark: str, ratio: str, seed: int) -> Path:
-    """Synthetic images ``<index>.png`` + manifest.csv + generation.json."""
+    """Synthetic images as packed batch shards + manifest.csv + generation.json."""
     return DATA / "synthetic" / cell(benchmark, ratio, seed)
 
 

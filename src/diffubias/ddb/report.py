@@ -8,6 +8,7 @@ import pandas as pd
 
 from diffubias import paths, reports
 from diffubias.ddb import paths as ddb_paths
+from diffubias.io import atomic_path, write_text_atomic
 
 COMPARED = ["vanilla", "lff", "groupdro", "ddb_recipe1", "ddb_recipe2", "oracle"]
 HEADLINE = ("worst_group_acc", "unbiased_acc", "conflicting_acc", "balanced_acc", "train_weighted_acc")
@@ -215,10 +216,7 @@ def write_report(md_path: Path, csv_path: Path) -> str:
               diagnostics.assign(section="diagnostics"), ablation.assign(section="ablation")]
     table = pd.concat([f for f in frames if not f.empty], ignore_index=True) if any(not f.empty for f in frames) \
         else pd.DataFrame()
-    for path, write in ((md_path, lambda p: Path(p).write_text(text)), (csv_path, lambda p: table.to_csv(p, index=False))):
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        write(tmp)
-        tmp.replace(path)
+    write_text_atomic(Path(md_path), text)
+    with atomic_path(Path(csv_path)) as tmp:
+        table.to_csv(tmp, index=False)
     return text

@@ -104,19 +104,10 @@ def alignment_metrics(reference: str, images: torch.Tensor, labels: torch.Tensor
 def sample_grid(images: torch.Tensor, labels: torch.Tensor, num_classes: int, per_class: int, path: Path,
                 scale: int = 2) -> None:
     """A PNG with one row of ``per_class`` images per class (upscaled ``scale``×), written atomically."""
-    from PIL import Image
+    from diffubias.figures import save_image_rows
 
-    h, w = images.shape[-2:]
-    canvas = np.full((num_classes * (h + 2), per_class * (w + 2), 3), 255, dtype=np.uint8)
-    for c in range(num_classes):
-        for j, i in enumerate((labels == c).nonzero().flatten()[:per_class].tolist()):
-            canvas[c * (h + 2):c * (h + 2) + h, j * (w + 2):j * (w + 2) + w] = images[i].permute(1, 2, 0).numpy()
-    img = Image.fromarray(canvas).resize((canvas.shape[1] * scale, canvas.shape[0] * scale), Image.Resampling.NEAREST)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    img.save(tmp, format="PNG")
-    tmp.replace(path)
+    rows = [[images[i] for i in (labels == c).nonzero().flatten()[:per_class].tolist()] for c in range(num_classes)]
+    save_image_rows(rows, path, per_class, scale=scale)
 
 
 def synthesize(model_dir: Path, vocab: Vocabulary, images_per_class: int, guidance_scale: float, steps: int,

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 from diffubias.config import Params
-from diffubias.data import ImageSet, benchmark_vocabulary, dataset_root, load_benchmark_split, scan_split
+from diffubias.data import ImageSet, benchmark_vocabulary, dataset_root, load_benchmark_split, split_table
 from diffubias.ffr.counts import pool_per_group
 from diffubias.ffr.runs import SyntheticPlan, plan_cell
 from diffubias.ffr.synthetic import load_pool
@@ -26,11 +26,11 @@ def generate_metrics(benchmark: str) -> Path:
 
 
 def real_counts(params: Params, benchmark: str, ratio: str) -> torch.Tensor:
-    """Subgroup counts of the real train split at ``ratio`` (file names only, nothing decoded)."""
+    """Subgroup counts of the real train split at ``ratio`` (labels only, no pixels read)."""
     vocab = benchmark_vocabulary(params.data, benchmark)
-    _, labels, bias = scan_split(dataset_root(params.data, benchmark), "train", ratio, vocab)
+    table = split_table(dataset_root(params.data, benchmark), "train", ratio, vocab)
     n_bias = len(vocab.bias_values)
-    groups = torch.tensor(labels) * n_bias + torch.tensor(bias)
+    groups = torch.from_numpy(table.labels * n_bias + table.bias)
     return torch.bincount(groups, minlength=len(vocab.classes) * n_bias)
 
 

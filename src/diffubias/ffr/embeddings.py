@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from diffubias.data import ImageSet
+from diffubias.io import atomic_path
 
 
 def sample(data: ImageSet, n: int, seed: int) -> ImageSet:
@@ -44,9 +45,6 @@ def tsne_panels(panels: dict[str, tuple[np.ndarray, np.ndarray]], out_png: Path,
     axes[0][0].legend(loc="best", markerscale=2)
     fig.suptitle(title)
     fig.tight_layout()
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_png.with_name(f".{out_png.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_path(Path(out_png)) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
-    tmp.replace(out_png)

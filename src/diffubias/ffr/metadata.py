@@ -11,13 +11,13 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from diffubias.errors import ConfigError, DataError
+from diffubias.io import atomic_path
 from diffubias.benchmarks import ratio_dir
 
 
@@ -115,9 +115,6 @@ def import_metadata(name: str, csv_path: Path, image_root: Path, out: Path, rati
     """Write the LfF-layout view of a metadata dataset into ``out`` (atomically); returns achieved ratios."""
     spec = get_spec(name)
     rows = read_metadata(csv_path, spec)
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
     achieved: dict[str, float] = {}
 
     def place(row: tuple[str, int, int, str], folder: Path, i: int) -> None:
@@ -127,18 +124,17 @@ def import_metadata(name: str, csv_path: Path, image_root: Path, out: Path, rati
         _link(src, folder / str(row[1]) / f"{i:06d}_{row[1]}_{row[2]}{src.suffix.lower()}")
 
     train = [r for r in rows if r[3] == "train"]
-    for ratio in ratios:
-        kept, achieved[ratio] = subsample_train(train, spec, float(ratio), seed)
-        for i, r in enumerate(kept):
-            place(r, tmp / ratio_dir(ratio) / ("align" if r[2] == spec.aligned_bias[r[1]] else "conflict"), i)
-    for split in ("valid", "test"):
-        for i, r in enumerate(x for x in rows if x[3] == split):
-            place(r, tmp / split, i)
-    (tmp / "vocab.json").write_text(json.dumps({
-        "benchmark": name, "classes": list(spec.classes), "bias_values": list(spec.bias_values),
-        "aligned_bias": list(spec.aligned_bias), "bias_kind": spec.bias_kind, "ffr_template": spec.template,
-        "achieved_conflict_percent": achieved}, indent=2) + "\n")
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+    with atomic_path(Path(out)) as tmp:
+        tmp.mkdir()
+        for ratio in ratios:
+            kept, achieved[ratio] = subsample_train(train, spec, float(ratio), seed)
+            for i, r in enumerate(kept):
+                place(r, tmp / ratio_dir(ratio) / ("align" if r[2] == spec.aligned_bias[r[1]] else "conflict"), i)
+        for split in ("valid", "test"):
+            for i, r in enumerate(x for x in rows if x[3] == split):
+                place(r, tmp / split, i)
+        (tmp / "vocab.json").write_text(json.dumps({
+            "benchmark": name, "classes": list(spec.classes), "bias_values": list(spec.bias_values),
+            "aligned_bias": list(spec.aligned_bias), "bias_kind": spec.bias_kind, "ffr_template": spec.template,
+            "achieved_conflict_percent": achieved}, indent=2) + "\n")
     return achieved

@@ -149,7 +149,7 @@ def render_ffr_report(reports: Path, note: str = "", out_dir: Path = Path("repor
         parts.append(f"\n{note}\n")
     parts.append("\n## Synthetic pool and subgroup fidelity (reference classifier)\n\n" + _fidelity(reports))
     if df.empty:
-        parts.append("\n_no FFR test metrics yet: run `diffubias ffr-grid` or `dvc repro`_\n")
+        parts.append("\n_no FFR test metrics yet: run `dvc repro`_\n")
         return "".join(parts)
     s = over_ratios(df)
     benchmarks = sorted(df.benchmark.unique())

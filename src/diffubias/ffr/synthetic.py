@@ -10,9 +10,10 @@ from pathlib import Path
 
 import torch
 
-from diffubias.data import ImageSet, Vocabulary, load_images, parse_labels
+from diffubias.data import ImageSet, Vocabulary
 from diffubias.errors import DataError
-from diffubias.generation import load_manifest
+from diffubias.generation import load_generated_set
+from diffubias.layouts import parse_labels
 
 
 def load_pool(folder: Path, vocab: Vocabulary, image_size: int) -> ImageSet:
@@ -20,14 +21,13 @@ def load_pool(folder: Path, vocab: Vocabulary, image_size: int) -> ImageSet:
     folder = Path(folder)
     if not (folder / "manifest.csv").is_file():
         raise DataError(f"{folder}/manifest.csv: no synthetic pool; run `diffubias ffr-generate -b <benchmark>` first")
-    rows = load_manifest(folder)
+    rows, images = load_generated_set(folder, image_size)
     labels, bias = zip(*(parse_labels(Path(r["source_image"])) for r in rows))
     n_cls, n_bias = len(vocab.classes), len(vocab.bias_values)
     if max(labels) >= n_cls or max(bias) >= n_bias:
         raise DataError(f"{folder}/manifest.csv: subgroups beyond {n_cls} classes × {n_bias} bias values; "
                         "the pool belongs to another benchmark: rerun `diffubias ffr-generate`")
-    images = load_images([folder / r["file"] for r in rows], image_size)
-    return ImageSet(images, torch.tensor(labels), torch.tensor(bias), [f"synthetic/{r['file']}" for r in rows],
+    return ImageSet(images, torch.tensor(labels), torch.tensor(bias), [f"synthetic/{r['index']}" for r in rows],
                     n_cls, n_bias, list(vocab.aligned_bias))
 
 
@@ -62,7 +62,3 @@ def with_source_axis(real: ImageSet, synthetic: ImageSet) -> ImageSet:
                     torch.cat([real.bias, synthetic.bias + b]), real.paths + synthetic.paths,
                     real.num_classes, 2 * b, real.aligned_bias)
 
-
-def is_synthetic(data: ImageSet) -> torch.Tensor:
-    """Mask of synthetic samples (by path prefix)."""
-    return torch.tensor([p.startswith("synthetic/") for p in data.paths], dtype=torch.bool)

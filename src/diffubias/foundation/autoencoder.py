@@ -6,11 +6,11 @@ the Stable Diffusion pipeline applies only a scaling factor) and scaled to unit 
 """
 from __future__ import annotations
 
-import math
 import time
 
 import torch
 from diffusers import AutoencoderKL
+from diffusers.optimization import get_cosine_schedule_with_warmup
 from tqdm import tqdm
 
 from diffubias.config import T2IParams
@@ -32,24 +32,12 @@ def build_vae(p: T2IParams, image_size: int) -> AutoencoderKL:
     )
 
 
-def lr_lambda(warmup: int, total: int, floor: float = 0.1):
-    """Linear warm-up, then cosine decay to ``floor`` × the base learning rate."""
-
-    def f(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / max(warmup, 1)
-        progress = min(1.0, (step - warmup) / max(total - warmup, 1))
-        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-
-    return f
-
-
 def train_vae(vae: AutoencoderKL, images: torch.Tensor, p: T2IParams, progress: bool = True) -> dict[str, float]:
-    """Train on uint8 images ``[N, 3, H, W]`` with MSE + L1 + ``vae_kl_weight`` × KL; returns stats."""
+    """Train on uint8 images ``[N, 3, H, W]`` with MSE + L1 + ``vae_kl_weight`` × KL (diffusers' cosine schedule)."""
     gen = torch.Generator().manual_seed(p.seed)
     torch.manual_seed(p.seed)
     opt = torch.optim.AdamW(vae.parameters(), lr=p.vae_lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(min(50, p.vae_steps // 10), p.vae_steps))
+    sched = get_cosine_schedule_with_warmup(opt, min(50, p.vae_steps // 10), p.vae_steps)
     vae.train()
     t0, loss_ema = time.perf_counter(), None
     bar = tqdm(range(p.vae_steps), desc="train vae", disable=not progress, mininterval=5)

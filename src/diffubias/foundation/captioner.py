@@ -4,20 +4,20 @@ saved in transformers format with its image processor, tokenizer and a sampling 
 """
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from pathlib import Path
 from typing import Callable
 
 import torch
+from diffusers.optimization import get_cosine_schedule_with_warmup
 from tqdm import tqdm
 from transformers import (GenerationConfig, GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast, SwinConfig,
                           SwinModel, ViTConfig, ViTImageProcessor, ViTModel, VisionEncoderDecoderModel)
 
 from diffubias.config import CaptionerParams
 from diffubias.errors import ConfigError
-from diffubias.foundation.autoencoder import lr_lambda, to_unit
+from diffubias.foundation.autoencoder import to_unit
+from diffubias.io import atomic_path
 
 
 def _vit(p: CaptionerParams, image_size: int) -> ViTModel:
@@ -85,11 +85,11 @@ def caption_labels(tokenizer: PreTrainedTokenizerFast, captions: list[str], max_
 
 def train_captioner(model: VisionEncoderDecoderModel, images: torch.Tensor, labels: torch.Tensor,
                     p: CaptionerParams, progress: bool = True) -> dict[str, float]:
-    """Teacher-forced cross entropy on (uint8 image ``[N,3,H,W]``, one of its captions ``[N,k,T]``)."""
+    """Teacher-forced cross entropy on (uint8 image ``[N,3,H,W]``, a caption ``[N,k,T]``), cosine schedule."""
     gen = torch.Generator().manual_seed(p.seed)
     torch.manual_seed(p.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=1e-2)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(p.warmup_steps, p.steps))
+    sched = get_cosine_schedule_with_warmup(opt, p.warmup_steps, p.steps)
     model.train()
     n, k = labels.shape[:2]
     t0, loss_ema = time.perf_counter(), None
@@ -113,13 +113,7 @@ def train_captioner(model: VisionEncoderDecoderModel, images: torch.Tensor, labe
 def save_captioner(model: VisionEncoderDecoderModel, tokenizer: PreTrainedTokenizerFast,
                    processor: ViTImageProcessor, out_dir: Path) -> None:
     """Model (safetensors), image processor and tokenizer into ``out_dir`` atomically."""
-    out_dir = Path(out_dir)
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    model.save_pretrained(tmp, safe_serialization=True)
-    processor.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    tmp.rename(out_dir)
+    with atomic_path(Path(out_dir)) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        processor.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)

@@ -17,6 +17,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from diffubias.figures import save_image_rows
 from diffubias.foundation.captions import prompt_background, prompt_colour
 from diffubias.foundation.corpus import Corpus
 from diffubias.foundation.loading import Captioner
@@ -119,15 +120,9 @@ def save_grid(images: list[Image.Image], specs: list[PromptSpec], path: Path, sc
     for im, s in zip(images, specs):
         if s.bias_kind == "colour":
             first.setdefault((s.shape, s.bias), im)
-    w, h = next(iter(first.values())).size
-    grid = Image.new("RGB", (w * len(COLOURS), h * len(SHAPES)), (0, 0, 0))
-    for (shape, colour), im in first.items():
-        grid.paste(im.convert("RGB"), (colour * w, shape * h))
-    grid = grid.resize((grid.width * scale, grid.height * scale), Image.Resampling.NEAREST)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    grid.save(tmp, optimize=True)
-    tmp.replace(path)
+    cells = {k: pil_to_uint8([im])[0] for k, im in first.items()}
+    rows = [[cells.get((shape, colour)) for colour in range(len(COLOURS))] for shape in range(len(SHAPES))]
+    save_image_rows(rows, path, len(COLOURS), padding=0, fill=0, scale=scale)
 
 
 @torch.no_grad()

@@ -14,6 +14,7 @@ from typing import Any, Callable, Protocol
 import torch
 from PIL import Image
 
+from diffubias.devices import resolve_device
 from diffubias.errors import ConfigError, DiffubiasError
 
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -38,13 +39,6 @@ def _scheduler_classes() -> dict[str, Callable[..., Any]]:
         "euler_a": diffusers.EulerAncestralDiscreteScheduler, "pndm": diffusers.PNDMScheduler,
         "ddpm": diffusers.DDPMScheduler,
     }
-
-
-def resolve_device(device: str) -> torch.device:
-    """'auto' picks CUDA when available, else the CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def _dtype(dtype: str) -> torch.dtype:

@@ -13,9 +13,10 @@ from diffubias.foundation.captioner import (build_captioner, caption_labels, ima
 from diffubias.foundation.captions import VOCABULARY
 from diffubias.foundation.corpus import Corpus
 from diffubias.foundation.reference import attribute_accuracy, save_reference, train_reference
-from diffubias.foundation.t2i import (assemble_pipeline, build_text_encoder, build_unet, count_parameters,
-                                      save_pipeline, tokenize, train_diffusion)
+from diffubias.foundation.t2i import (assemble_pipeline, build_text_encoder, build_unet, save_pipeline, tokenize,
+                                      train_diffusion)
 from diffubias.foundation.tokenizer import build_tokenizer
+from diffubias.models import count_parameters
 
 
 def _threads(n: int) -> None:

@@ -5,18 +5,19 @@ images a small generator makes. It is the yardstick of generated-image fidelity.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 import torch
+from diffusers.optimization import get_cosine_schedule_with_warmup
 from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
 
 from diffubias.config import ReferenceParams
 from diffubias.errors import DataError
-from diffubias.foundation.autoencoder import lr_lambda, to_unit
+from diffubias.foundation.autoencoder import to_unit
+from diffubias.io import atomic_path, write_json_atomic
 from diffubias.world import BACKGROUNDS, COLOURS, SHAPES
 
 ATTRIBUTES: dict[str, tuple[str, ...]] = {"shape": SHAPES, "colour": COLOURS, "background": BACKGROUNDS}
@@ -84,12 +85,12 @@ def augment(x: torch.Tensor, p: ReferenceParams, gen: torch.Generator) -> torch.
 
 def train_reference(images: torch.Tensor, scenes: torch.Tensor, p: ReferenceParams, image_size: int,
                     progress: bool = True) -> tuple[ReferenceClassifier, dict[str, float]]:
-    """Train on uint8 images ``[N,3,H,W]`` with scene labels ``[N,3]`` (shape, colour, background)."""
+    """Train on uint8 images ``[N,3,H,W]`` with scene labels ``[N,3]`` (shape, colour, background); cosine schedule."""
     torch.manual_seed(p.seed)
     gen = torch.Generator().manual_seed(p.seed)
     model = ReferenceClassifier(p.channels, image_size)
     opt = torch.optim.AdamW(model.parameters(), lr=p.lr, weight_decay=5e-4)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(min(100, p.steps // 10), p.steps, floor=0.02))
+    sched = get_cosine_schedule_with_warmup(opt, min(100, p.steps // 10), p.steps)
     model.train()
     t0, loss_ema = time.perf_counter(), None
     bar = tqdm(range(p.steps), desc="train reference", disable=not progress, mininterval=5)
@@ -116,15 +117,10 @@ def attribute_accuracy(model: ReferenceClassifier, images: torch.Tensor, scenes:
 def save_reference(model: ReferenceClassifier, out_dir: Path) -> None:
     """``model.safetensors`` + ``config.json`` into ``out_dir`` (each written atomically)."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / f".model.safetensors.tmp-{os.getpid()}"
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
-    tmp.replace(out_dir / "model.safetensors")
-    config = {"channels": list(model.channels), "image_size": model.image_size,
-              "attributes": {k: list(v) for k, v in ATTRIBUTES.items()}}
-    tmp = out_dir / f".config.json.tmp-{os.getpid()}"
-    tmp.write_text(json.dumps(config, indent=2) + "\n")
-    tmp.replace(out_dir / "config.json")
+    with atomic_path(out_dir / "model.safetensors") as tmp:
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp))
+    write_json_atomic(out_dir / "config.json", {"channels": list(model.channels), "image_size": model.image_size,
+                                                "attributes": {k: list(v) for k, v in ATTRIBUTES.items()}})
 
 
 def load_reference(path: str | Path, device: str | torch.device = "cpu") -> ReferenceClassifier:

@@ -3,24 +3,25 @@
 ``CLIPTextModel`` + word-level tokenizer, ``UNet2DConditionModel`` and a DDPM noise schedule,
 trained on the corpus latents with classifier-free-guidance dropout (the dropped caption is
 tokenised as ``""``, exactly as the pipeline encodes its unconditional prompt), v-prediction or
-epsilon, min-SNR weighting, EMA weights and a warm-up + cosine learning-rate schedule; assembled as
+epsilon, min-SNR weighting (diffusers' ``compute_snr``), EMA weights (diffusers' ``EMAModel``) and
+diffusers' warm-up + cosine learning-rate schedule (linear from 0, then cosine down to 0); assembled as
 a standard ``StableDiffusionPipeline`` and saved with ``save_pretrained`` (safetensors).
 """
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from diffusers import AutoencoderKL, DDPMScheduler, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+from diffusers.optimization import get_cosine_schedule_with_warmup
+from diffusers.training_utils import EMAModel, compute_snr
 from tqdm import tqdm
 from transformers import CLIPTextConfig, CLIPTextModel, PreTrainedTokenizerFast
 
 from diffubias.config import T2IParams
-from diffubias.foundation.autoencoder import lr_lambda
+from diffubias.io import atomic_path
 
 BETA_SCHEDULE = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
 
@@ -68,27 +69,6 @@ class DiffusionStats:
     steps: int
 
 
-class EMA:
-    """Exponential moving average of parameters, with the usual warm-up of the decay."""
-
-    def __init__(self, modules: list[torch.nn.Module], decay: float) -> None:
-        self.params = [p for m in modules for p in m.parameters()]
-        self.shadow = [p.detach().clone() for p in self.params]
-        self.decay = decay
-        self.step = 0
-
-    @torch.no_grad()
-    def update(self) -> None:
-        self.step += 1
-        d = min(self.decay, (1 + self.step) / (10 + self.step))
-        torch._foreach_lerp_(self.shadow, [p.detach() for p in self.params], 1 - d)
-
-    @torch.no_grad()
-    def copy_to(self) -> None:
-        for p, s in zip(self.params, self.shadow):
-            p.copy_(s)
-
-
 def train_diffusion(unet: UNet2DConditionModel, text_encoder: CLIPTextModel, caption_ids: torch.Tensor,
                     empty_ids: torch.Tensor, latent_mean: torch.Tensor, latent_std: torch.Tensor,
                     scaling_factor: float, p: T2IParams, progress: bool = True) -> DiffusionStats:
@@ -96,11 +76,10 @@ def train_diffusion(unet: UNet2DConditionModel, text_encoder: CLIPTextModel, cap
     gen = torch.Generator().manual_seed(p.seed + 1)
     torch.manual_seed(p.seed + 1)
     sched = noise_scheduler(p)
-    alphas = sched.alphas_cumprod
     params = list(unet.parameters()) + list(text_encoder.parameters())
     opt = torch.optim.AdamW(params, lr=p.lr, weight_decay=1e-2)
-    lr_sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(p.warmup_steps, p.steps))
-    ema = EMA([unet, text_encoder], p.ema_decay) if p.ema_decay > 0 else None
+    lr_sched = get_cosine_schedule_with_warmup(opt, p.warmup_steps, p.steps)
+    ema = EMAModel(params, decay=p.ema_decay, foreach=True) if p.ema_decay > 0 else None
     unet.train()
     text_encoder.train()
     n, k = caption_ids.shape[:2]
@@ -120,7 +99,7 @@ def train_diffusion(unet: UNet2DConditionModel, text_encoder: CLIPTextModel, cap
         pred = unet(noisy, t, encoder_hidden_states=states).sample
         per_sample = ((pred - target) ** 2).mean(dim=(1, 2, 3))
         if p.snr_gamma > 0:
-            snr = alphas[t] / (1 - alphas[t])
+            snr = compute_snr(sched, t)
             clipped = torch.clamp(snr, max=p.snr_gamma)
             weight = clipped / snr if p.prediction_type == "epsilon" else clipped / (snr + 1)
             per_sample = per_sample * weight
@@ -131,11 +110,11 @@ def train_diffusion(unet: UNet2DConditionModel, text_encoder: CLIPTextModel, cap
         opt.step()
         lr_sched.step()
         if ema is not None:
-            ema.update()
+            ema.step(params)
         loss_ema = loss.item() if loss_ema is None else 0.98 * loss_ema + 0.02 * loss.item()
         bar.set_postfix(loss=f"{loss_ema:.4f}", refresh=False)
     if ema is not None:
-        ema.copy_to()
+        ema.copy_to(params)
     unet.eval()
     text_encoder.eval()
     return DiffusionStats(time.perf_counter() - t0, float(loss_ema or 0.0), p.steps)
@@ -153,17 +132,6 @@ def assemble_pipeline(vae: AutoencoderKL, text_encoder: CLIPTextModel, tokenizer
 
 def save_pipeline(pipe: StableDiffusionPipeline, out_dir: Path) -> None:
     """``save_pretrained`` (safetensors) into ``out_dir`` atomically (temp folder, then rename)."""
-    out_dir = Path(out_dir)
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    pipe.save_pretrained(tmp, safe_serialization=True)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    tmp.rename(out_dir)
-
-
-def count_parameters(module: torch.nn.Module) -> int:
-    """Number of parameters."""
-    return sum(x.numel() for x in module.parameters())
+    with atomic_path(Path(out_dir)) as tmp:
+        pipe.save_pretrained(tmp, safe_serialization=True)
 
