@@ -210,11 +210,12 @@ def test_recipe2_trains_the_amplifier_only_when_asked(tiny_params, tiny_train, t
 @pytest.mark.slow
 @pytest.mark.parametrize("method", [
     "ddb_groupdro",
-    # Recipe II is fragile here (issue 7): on 400 images with 20 conflicting, a BA that is already sharp
-    # gives aligned samples ~0 weight from the first step, so D fits the 20 conflicting images only. With
-    # the contiguous-layout CNN it stayed near chance (12.5 % test / 13.0 % train) and was an xfail; since
-    # the BA's weights are channels-last its float sums differ and the same recipe clears 20 %.
-    "ddb_lff",
+    # Recipe II is fragile here: on 400 images with 20 conflicting, a BA that is already sharp gives
+    # aligned samples ~0 weight from the first step, so D fits the 20 conflicting images only, and whether
+    # it clears 20 % depends on float summation order (thread count, memory layout). Not a pass/fail
+    # signal until this check compares against vanilla over seeds.
+    pytest.param("ddb_lff", marks=pytest.mark.xfail(reason="Recipe II near chance on the 400-image world; "
+                                                    "depends on float summation order", strict=False)),
 ])
 def test_recipes_beat_chance_on_the_tiny_world(method, tiny_params, tiny_train):
     from diffubias.ddb.amplifier import train_amplifier

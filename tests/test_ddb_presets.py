@@ -37,7 +37,7 @@ def write_fixture(root: Path, layout: str, n_cls: int, n_bias: int, ratio: str) 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(LAYOUTS))
 def test_ddb_preset_runs_on_a_tiny_fixture(name, tmp_path, monkeypatch):
-    from stages import ddb, ddb_recipes
+    from stages import ddb, ddb_recipes, import_data
     from stages.utility import _merge
 
     base = yaml.safe_load((REPO / "presets" / f"{name}.yaml").read_text())
@@ -52,11 +52,11 @@ def test_ddb_preset_runs_on_a_tiny_fixture(name, tmp_path, monkeypatch):
         spec = METADATA_DATASETS[name]
         n_cls, n_bias = len(spec.classes), len(spec.bias_values)
         csv_path = write_metadata(tmp_path / "raw", name, aligned=38, conflicting=2)  # 5 % conflicting
-        import_metadata(name, csv_path, tmp_path / "raw", tmp_path / "data" / name, (ratio,))
+        import_metadata(name, csv_path, tmp_path / "raw", tmp_path / "data" / "raw" / name, (ratio,))
     else:
         n_cls, n_bias = base["data"]["groups"][name]
-        write_fixture(tmp_path / "data" / name, LAYOUTS[name], n_cls, n_bias, ratio)
-    small = {"data": {"image_size": 16}, "tracking": {"codecarbon": False},
+        write_fixture(tmp_path / "data" / "raw" / name, LAYOUTS[name], n_cls, n_bias, ratio)
+    small = {"data": {"image_size": 16, "imports": [name]}, "tracking": {"codecarbon": False},
              "train": {"arch": "mlp", "epochs": 1, "batch_size": 8, "device": "cpu"},
              "ddb_diffusion": {"resolution": 8, "channels": [8, 16], "layers_per_block": 1, "norm_groups": 4,
                                "steps": 2, "batch_size": 4, "warmup_steps": 1, "device": "cpu", "threads": 1},
@@ -65,6 +65,7 @@ def test_ddb_preset_runs_on_a_tiny_fixture(name, tmp_path, monkeypatch):
     raw = _merge(_merge(_merge(yaml.safe_load((REPO / "params.yaml").read_text()), base), preset), small)
     Path("params.yaml").write_text(yaml.safe_dump(raw))
     cell = dict(benchmark=name, ratio=ratio, seed=0, params_file=Path("params.yaml"))
+    import_data.import_data(benchmark=name, params_file=Path("params.yaml"))  # pack the image tree once
     ddb.ddb_train_diffusion(**cell)
     ddb.ddb_sample(**cell)
     sample = json.loads(Path(f"reports/metrics/ddb/sample/{name}/{ratio}pct/seed0.json").read_text())

@@ -17,7 +17,7 @@ from PIL import Image
 from diffubias import artifacts, paths
 from diffubias.config import load_params
 from diffubias.foundation import loading
-from stages import caption, filter_captions, generate, mine, train_debiased
+from stages import caption, filter_captions, generate, import_data, mine, train_debiased
 from stages.train import train_run
 from stages.utility import _merge
 
@@ -55,8 +55,8 @@ def test_paper_preset_runs_on_a_tiny_fixture_in_its_layout(name, tmp_path, monke
     n_cls, n_bias = preset["data"]["groups"][name]
     ratio = preset["grid"]["ratios"][0]
     monkeypatch.chdir(tmp_path)
-    write_fixture(tmp_path / "data" / name, LAYOUTS[name], n_cls, n_bias, ratio)
-    small = {"data": {"image_size": 16}, "tracking": {"codecarbon": False},
+    write_fixture(tmp_path / "data" / "raw" / name, LAYOUTS[name], n_cls, n_bias, ratio)
+    small = {"data": {"image_size": 16, "imports": [name]}, "tracking": {"codecarbon": False},
              "train": {"arch": "mlp", "epochs": 1, "batch_size": 16, "device": "cpu"},
              "caption": {"dtype": "float32", "batch_size": 8},
              "generate": {"images": 6, "batch_size": 4, "steps": 2, "resolution": 0, "dtype": "float32"}}
@@ -68,6 +68,7 @@ def test_paper_preset_runs_on_a_tiny_fixture_in_its_layout(name, tmp_path, monke
     cell = dict(benchmark=name, ratio=ratio, seed=0)
     P = Path("params.yaml")
 
+    import_data.import_data(benchmark=name, params_file=P)  # pack the image tree once
     train_run("biased", name, ratio, 0, load_params(P))
     mine.mine(**cell, params_file=P)
     caption.caption(**cell, params_file=P)

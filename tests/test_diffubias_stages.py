@@ -55,7 +55,7 @@ def test_pipeline_mine_caption_filter_generate_train_evaluate(workdir):
 
     caption.caption(**CELL, params_file=P)
     lines = artifacts.captions_file(**CELL).read_text().splitlines()
-    assert len(lines) == 24 and json.loads(lines[0])["image"] == table[0]["path"]
+    assert len(lines) == 24 and json.loads(lines[0])["image"] == table[0]["id"]
     assert json.loads(artifacts.stage_metrics("caption", **CELL).read_text())["images_per_s"] > 0
 
     for variant in artifacts.VARIANTS:

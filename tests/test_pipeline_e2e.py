@@ -97,7 +97,7 @@ def test_cli_bad_input_exits_nonzero_with_clear_message(tiny_repo):
     repo, env, _ = tiny_repo
     out = subprocess.run(["diffubias", "train-vanilla", "-b", "nope", "-r", "5"], cwd=repo, env=env,
                          capture_output=True, text=True)
-    assert out.returncode == 2 and "unknown benchmark 'nope'" in out.stderr and "Traceback" not in out.stderr
+    assert out.returncode == 2 and "data/nope/: no such benchmark folder" in out.stderr and "Traceback" not in out.stderr
     bad = repo / "bad.yaml"
     bad.write_text("train:\n  epochz: 3\n")
     out = subprocess.run(["diffubias", "train-vanilla", "-b", "colour", "-r", "5", "--params", str(bad)], cwd=repo,

@@ -13,7 +13,7 @@ import torch
 
 from diffubias.data import ImageSet
 from diffubias.errors import ConfigError, DataError
-from diffubias.generation import load_generated_set
+from diffubias.generation import MANIFEST, load_generated_set
 from diffubias.methods import get_method
 from diffubias.packed import UNKNOWN_BIAS
 
@@ -21,6 +21,9 @@ from diffubias.packed import UNKNOWN_BIAS
 def load_generated(out_dir: Path, like: ImageSet, image_size: int) -> ImageSet:
     """The generated images of a finished ``generate`` folder as an ImageSet (bias = -1)."""
     out_dir = Path(out_dir)
+    if not (out_dir / MANIFEST).is_file():
+        raise DataError(f"{out_dir}/{MANIFEST}: no generated images; run `diffubias generate` "
+                        "(`dvc repro generate`) for this cell first")
     rows, images = load_generated_set(out_dir, image_size)
     labels = [int(r["label"]) for r in rows]
     bad = sorted({y for y in labels if not 0 <= y < like.num_classes})
