@@ -8,7 +8,7 @@ import typer
 from diffubias.benchmarks import get_benchmark, write_benchmark
 from diffubias.config import as_flat_dict
 from diffubias.data import load_split
-from diffubias.previews import preview_groups
+from diffubias.figures import preview_groups
 from diffubias.tracking import track_stage
 from stages.common import PARAMS, params_from
 

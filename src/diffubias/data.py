@@ -172,8 +172,7 @@ def _limit(arrays: PackedArrays, limit: int | None, seed: int) -> PackedArrays:
     if limit is None or limit >= len(arrays):
         return arrays
     keep = np.sort(np.random.default_rng(seed).permutation(len(arrays))[:limit])
-    return PackedArrays(arrays.images[keep] if arrays.images.shape[1] else arrays.images[:0],
-                        arrays.labels[keep], arrays.bias[keep], arrays.ids[keep], arrays.meta)
+    return PackedArrays(arrays.images[keep], arrays.labels[keep], arrays.bias[keep], arrays.ids[keep], arrays.meta)
 
 
 def load_split(root: Path, split: str, ratio: str | None, image_size: int,

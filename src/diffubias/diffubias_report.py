@@ -14,10 +14,9 @@ import pandas as pd
 import torch
 
 from diffubias import artifacts
-from diffubias.data import split_file
+from diffubias.data import load_split, select_ids
 from diffubias.figures import save_image_rows
 from diffubias.generation import MANIFEST, load_generated
-from diffubias.packed import read_packed
 from diffubias.paths import REPORTS
 from diffubias.reports import collect, markdown_table, summarize
 
@@ -133,11 +132,11 @@ def mined_grid(data_root: Path, benchmark: str, ratio: str, seed: int, out: Path
     table = artifacts.mined_table(benchmark, ratio, seed)
     if not table.is_file():
         return False
-    train = read_packed(split_file(data_root, "train", ratio))
-    index = {sid: i for i, sid in enumerate(train.ids.tolist())}
+    rows = list(csv.DictReader(open(table)))
+    mined = select_ids(load_split(data_root, "train", ratio, 0), [r["id"] for r in rows], str(table))
     by_class: dict[int, list[np.ndarray]] = {}
-    for r in csv.DictReader(open(table)):
-        by_class.setdefault(int(r["class"]), []).append(train.images[index[r["id"]]])
+    for r, img in zip(rows, mined.images):
+        by_class.setdefault(int(r["class"]), []).append(img.permute(1, 2, 0).numpy())
     grid_png(by_class, out)
     return True
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from diffubias.errors import DataError
-from diffubias.io import atomic_path, write_text_atomic
+from diffubias.io import atomic_path, remove_path, write_text_atomic
 from diffubias.packed import UNKNOWN_BIAS, PackedArrays, read_packed, write_packed
 from diffubias.sharding import Shard, derive_seed
 
@@ -137,7 +136,7 @@ def prepare_folder(out_dir: Path, items: list[GenItem], settings: dict[str, Any]
     bsz = int(settings["batch_size"])
     report = dict(kept=0, stale_settings=0, stale_plan=0, corrupt=0, beyond_plan=0, temp_removed=0, stray=0)
     for tmp in out_dir.glob(".*.tmp*"):
-        shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
+        remove_path(tmp)
         report["temp_removed"] += 1
     settings_file = out_dir / SETTINGS
     same_settings = settings_file.is_file() and json.loads(settings_file.read_text()) == settings
@@ -162,10 +161,7 @@ def prepare_folder(out_dir: Path, items: list[GenItem], settings: dict[str, Any]
         else:
             report["kept"] += len(batch)
             continue
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
+        remove_path(path)
         report[reason] += 1
     write_text_atomic(settings_file, json.dumps(settings, indent=2, sort_keys=True) + "\n")
     _write_csv([it.row(bsz) for it in items], out_dir / MANIFEST)

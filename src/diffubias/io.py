@@ -22,17 +22,18 @@ def atomic_path(path: Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_name(path)
-    _remove(tmp)
+    remove_path(tmp)
     try:
         yield tmp
         if tmp.is_dir() and path.is_dir():
             shutil.rmtree(path)
         os.replace(tmp, path)
     finally:
-        _remove(tmp)
+        remove_path(tmp)
 
 
-def _remove(path: Path) -> None:
+def remove_path(path: Path) -> None:
+    """Remove a file, link or folder if present."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     elif path.exists() or path.is_symlink():
