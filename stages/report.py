@@ -7,7 +7,7 @@ import typer
 
 from diffubias import paths
 from diffubias.io import atomic_path, write_text_atomic
-from diffubias.reports import collect, render_report, summarize
+from diffubias.reports import collect, provenance, render_report, summarize
 
 
 def report(out_dir: Path = typer.Option(paths.REPORTS, "--out", help="Folder for results.csv and results.md.")) -> None:
@@ -17,5 +17,5 @@ def report(out_dir: Path = typer.Option(paths.REPORTS, "--out", help="Folder for
         raise typer.BadParameter("no test metrics under reports/metrics/test/; run the evaluate stages first")
     with atomic_path(out_dir / "results.csv") as tmp:
         df.sort_values(["benchmark", "ratio", "run", "seed"]).to_csv(tmp, index=False)
-    write_text_atomic(out_dir / "results.md", render_report(summarize(df)))
+    write_text_atomic(out_dir / "results.md", render_report(summarize(df), provenance_line=provenance(df)))
     typer.echo(f"wrote {out_dir / 'results.md'} ({len(df)} rows)")

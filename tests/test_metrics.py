@@ -28,3 +28,19 @@ def test_worst_group_is_lowest_accuracy_not_smallest_and_empty_groups_skipped():
     assert m["worst_group"] == "0/0"  # 33 % on 3 samples, while the 1-sample group scores 100 %
     assert m["groups_evaluated"] == 2
     assert m["balanced_acc"] == round(100 * (1 / 3 + 1) / 2, 4)
+
+
+def test_provenance_counts_only_files_the_lock_records(tmp_path):
+    import pandas as pd
+    import yaml
+
+    from diffubias.reports import provenance
+
+    lock = tmp_path / "dvc.lock"
+    lock.write_text(yaml.safe_dump({"schema": "2.0", "stages": {"evaluate@vanilla-colour-1-0": {
+        "cmd": "x", "metrics": [{"path": "reports/metrics/test/vanilla/colour/1pct/seed0.json"}]}}}))
+    df = pd.DataFrame([{"run": "vanilla", "benchmark": "colour", "ratio": r, "seed": 0} for r in ("1", "5")])
+    line = provenance(df, lock=lock)
+    assert "1 of 2 tabled metric files are recorded" in line and "the other 1" in line and "pending" in line
+    assert provenance(df.iloc[:1], lock=lock).startswith("**Provenance:** all 1 tabled")
+    assert "0 of 2" in provenance(df, lock=tmp_path / "missing.lock")

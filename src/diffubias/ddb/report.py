@@ -162,6 +162,7 @@ def render(results: pd.DataFrame, diagnostics: pd.DataFrame, ablation: pd.DataFr
     if not sub.empty:  # only the cells DDB ran on (the baseline grid covers more: reports/results.md)
         ddb_cells = set(map(tuple, sub[sub.run.isin(ddb_paths.RECIPE_RUNS)][["benchmark", "ratio"]].values))
         sub = sub[[(b, r) in ddb_cells for b, r in sub[["benchmark", "ratio"]].values]]
+        parts.append("\n" + reports.provenance(sub))
     if not sub.empty:
         sub["run"] = sub.run.map(lambda r: r + (" †" if r in reports.BIAS_SUPERVISED else ""))
         sub["order"] = sub.run.map(lambda r: COMPARED.index(r.removesuffix(" †")))

@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from diffubias.ffr.runs import FFR_RUNS, STAGE2_METHODS
+from diffubias.reports import collect as shared_collect
+from diffubias.reports import provenance
 
 METRICS = ("worst_group_acc", "balanced_acc", "unbiased_acc", "conflicting_acc")
 VARIANTS = {"none": "None", "usb": "USB", "asb": "ASB", "ffr": "FFR"}
@@ -20,15 +22,10 @@ PRETRAINING = {"none-erm": "No synthetic augmentation", "ffr-biased": "FFR w/ bi
 
 def collect(reports: Path) -> pd.DataFrame:
     """One row per FFR run × benchmark × ratio × seed from ``reports/metrics/test``."""
-    rows = []
-    root = Path(reports) / "metrics" / "test"
-    for name in FFR_RUNS:
-        for f in sorted((root / name).rglob("seed*.json")) if (root / name).is_dir() else []:
-            benchmark, ratio_dir, seed = f.relative_to(root / name).with_suffix("").parts
-            m = json.loads(f.read_text())
-            rows.append({"run": name, "benchmark": benchmark, "ratio": ratio_dir.removesuffix("pct"),
-                         "seed": int(seed.removeprefix("seed")), **{k: m.get(k) for k in METRICS}})
-    return pd.DataFrame(rows, columns=["run", "benchmark", "ratio", "seed", *METRICS])
+    df = shared_collect(Path(reports) / "metrics" / "test")
+    order = {r: i for i, r in enumerate(FFR_RUNS)}  # FFR_RUNS order, as the tables list them
+    df = df[df.run.isin(order)]
+    return df.sort_values("run", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
 
 
 def over_ratios(df: pd.DataFrame) -> pd.DataFrame:
@@ -144,7 +141,8 @@ def render_ffr_report(reports: Path, note: str = "", out_dir: Path = Path("repor
              "Test split of the embedded world (unbiased, uniform over (class, bias)). "
              "WA = worst-group accuracy, BA = balanced accuracy (mean of per-group accuracies), in %, "
              "averaged over the conflict ratios present, then mean ± std over seeds. "
-             "† = bias-supervised. **Every USB / ASB / FFR row is bias-supervised**: the prompts name the bias values.\n"]
+             "† = bias-supervised. **Every USB / ASB / FFR row is bias-supervised**: the prompts name the bias values.\n",
+             "\n" + provenance(df, Path(reports) / "metrics" / "test")]
     if note:
         parts.append(f"\n{note}\n")
     parts.append("\n## Synthetic pool and subgroup fidelity (reference classifier)\n\n" + _fidelity(reports))
